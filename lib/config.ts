@@ -1,0 +1,350 @@
+import { z } from 'zod';
+import {
+  Provider,
+  validateAmazonAppId,
+  validateCognitoUserPoolId,
+  validateFacebookAppId,
+  validateGoogleClientIds,
+  validateOidcOptions,
+} from './providers';
+import { validateSessionOptions, validateTrustExtras } from './web-identity-role';
+import { UserDataEncryption, validateBucketOptions } from './user-data-bucket';
+
+/**
+ * The configuration of one stage (`config/<stage>.json`), validated as a whole: every
+ * problem is reported at once, each with the bad value and the fix.
+ */
+
+const strings = z.array(z.string());
+const extras = {
+  /** Only these subjects may sign in (exact ids). */
+  allowedSubjects: strings.optional(),
+  /** Free text for humans; ignored. */
+  $comment: z.string().optional(),
+};
+
+const amazonSchema = z.strictObject({ type: z.literal('amazon'), appId: z.string(), ...extras });
+const facebookSchema = z.strictObject({
+  type: z.literal('facebook'),
+  appId: z.string(),
+  ...extras,
+});
+const googleSchema = z.strictObject({ type: z.literal('google'), clientIds: strings, ...extras });
+const oidcSchema = z.strictObject({
+  type: z.literal('oidc'),
+  name: z.string(),
+  issuerUrl: z.string(),
+  clientIds: strings,
+  thumbprints: strings.optional(),
+  amr: strings.optional(),
+  ...extras,
+});
+const cognitoSchema = z.strictObject({
+  type: z.literal('cognito'),
+  name: z.string().optional(),
+  userPoolId: z.string(),
+  clientIds: strings,
+  amr: strings.optional(),
+  ...extras,
+});
+
+const providerSchema = z.discriminatedUnion(
+  'type',
+  [amazonSchema, facebookSchema, googleSchema, oidcSchema, cognitoSchema],
+  {
+    error: (issue) =>
+      issue.code === 'invalid_union'
+        ? 'provider "type" must be one of "amazon", "facebook", "google", "oidc", "cognito"'
+        : undefined,
+  },
+);
+
+const configSchema = z.strictObject({
+  $schema: z.string().optional(),
+  $comment: z.string().optional(),
+  /** True only for the local sandbox stage: allows http:// and 127.0.0.1 origins. */
+  sandbox: z.boolean().default(false),
+  env: z
+    .strictObject({
+      account: z
+        .string()
+        .regex(/^\d{12}$/, 'account must be a 12-digit AWS account id')
+        .optional(),
+      region: z
+        .string()
+        .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'region must look like eu-west-1')
+        .optional(),
+    })
+    .default({}),
+  providers: z.array(providerSchema).min(1, 'configure at least one provider'),
+  bucket: z
+    .strictObject({
+      encryption: z.enum(['s3', 'kms']).default('s3'),
+      noncurrentVersionExpirationDays: z.number().default(30),
+      abortIncompleteMultipartUploadDays: z.number().default(7),
+      accessLogRetentionDays: z.number().default(365),
+      destroyOnDelete: z.boolean().default(false),
+    })
+    .default({
+      encryption: 's3',
+      noncurrentVersionExpirationDays: 30,
+      abortIncompleteMultipartUploadDays: 7,
+      accessLogRetentionDays: 365,
+      destroyOnDelete: false,
+    }),
+  app: z
+    .strictObject({
+      /** Origins of the web app that upload and download with presigned URLs (CORS). */
+      origins: strings.default([]),
+    })
+    .default({ origins: [] }),
+  session: z
+    .strictObject({
+      maxSessionDurationSeconds: z.number().default(3600),
+      durationSeconds: z.number().optional(),
+      sessionPolicyArns: strings.default([]),
+      allowTagSession: z.boolean().default(false),
+      allowSetSourceIdentity: z.boolean().default(false),
+    })
+    .default({
+      maxSessionDurationSeconds: 3600,
+      sessionPolicyArns: [],
+      allowTagSession: false,
+      allowSetSourceIdentity: false,
+    }),
+});
+
+export type RawStageConfig = z.input<typeof configSchema>;
+type ParsedConfig = z.output<typeof configSchema>;
+type ProviderEntry = z.output<typeof providerSchema>;
+
+/** One provider as the stacks use it. */
+export interface ProviderConfig {
+  readonly provider: Provider;
+  readonly allowedSubjects?: string[];
+  readonly amr?: string[];
+}
+
+/** The validated, typed configuration of one stage. */
+export interface StageConfig {
+  readonly stage: string;
+  readonly sandbox: boolean;
+  readonly env: { readonly account?: string; readonly region?: string };
+  readonly providers: readonly ProviderConfig[];
+  readonly bucket: {
+    readonly encryption: UserDataEncryption;
+    readonly noncurrentVersionExpirationDays: number;
+    readonly abortIncompleteMultipartUploadDays: number;
+    readonly accessLogRetentionDays: number;
+    readonly destroyOnDelete: boolean;
+  };
+  readonly app: { readonly origins: readonly string[] };
+  readonly session: {
+    readonly maxSessionDurationSeconds: number;
+    readonly durationSeconds: number;
+    readonly sessionPolicyArns: readonly string[];
+    readonly allowTagSession: boolean;
+    readonly allowSetSourceIdentity: boolean;
+  };
+}
+
+/** Thrown with every problem of a config, one per line. */
+export class ConfigError extends Error {
+  constructor(
+    public readonly source: string,
+    public readonly problems: string[],
+  ) {
+    super(
+      `Invalid configuration in ${source} (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
+        problems.map((p) => `  - ${p}`).join('\n'),
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+const STAGE_PATTERN = /^[a-z][a-z0-9-]{0,20}$/;
+
+/**
+ * Validates raw JSON for a stage. Throws a `ConfigError` listing every problem.
+ * @param source the file name, for messages
+ */
+export function parseStageConfig(
+  stage: string,
+  raw: unknown,
+  source = `config/${stage}.json`,
+): StageConfig {
+  const problems: string[] = [];
+  if (!STAGE_PATTERN.test(stage)) {
+    problems.push(
+      `stage name ${JSON.stringify(stage)} must be 1-21 lower-case letters, digits or dashes, starting with a letter (it becomes part of the stack name).`,
+    );
+  }
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      problems.push(formatIssue(issue, raw));
+    }
+    throw new ConfigError(source, problems);
+  }
+  const cfg = result.data;
+  problems.push(...domainProblems(cfg));
+  if (problems.length > 0) throw new ConfigError(source, problems);
+
+  const durationSeconds = cfg.session.durationSeconds ?? cfg.session.maxSessionDurationSeconds;
+  return {
+    stage,
+    sandbox: cfg.sandbox,
+    env: cfg.env,
+    providers: cfg.providers.map((p) => ({
+      provider: toProvider(p),
+      allowedSubjects: p.allowedSubjects,
+      amr: 'amr' in p ? p.amr : undefined,
+    })),
+    bucket: {
+      ...cfg.bucket,
+      encryption:
+        cfg.bucket.encryption === 'kms' ? UserDataEncryption.KMS : UserDataEncryption.S3_MANAGED,
+    },
+    app: cfg.app,
+    session: { ...cfg.session, durationSeconds },
+  };
+}
+
+function toProvider(p: ProviderEntry): Provider {
+  switch (p.type) {
+    case 'amazon':
+      return Provider.amazon(p.appId);
+    case 'facebook':
+      return Provider.facebook(p.appId);
+    case 'google':
+      return Provider.google(p.clientIds);
+    case 'oidc':
+      return Provider.oidc({
+        name: p.name,
+        issuerUrl: p.issuerUrl,
+        clientIds: p.clientIds,
+        thumbprints: p.thumbprints,
+      });
+    case 'cognito':
+      return Provider.cognitoUserPool({
+        name: p.name,
+        userPoolId: p.userPoolId,
+        clientIds: p.clientIds,
+      });
+  }
+}
+
+function domainProblems(cfg: ParsedConfig): string[] {
+  const problems: string[] = [];
+  const at = (i: number, msgs: string[]) => msgs.map((m) => `providers[${i}]: ${m}`);
+  const namespaces = new Map<string, number>();
+  const issuers = new Map<string, number>();
+  cfg.providers.forEach((p, i) => {
+    let namespace: string = p.type;
+    let issuer: string | undefined;
+    switch (p.type) {
+      case 'amazon':
+        problems.push(...at(i, validateAmazonAppId(p.appId)));
+        break;
+      case 'facebook':
+        problems.push(...at(i, validateFacebookAppId(p.appId)));
+        break;
+      case 'google':
+        problems.push(...at(i, validateGoogleClientIds(p.clientIds)));
+        issuer = 'https://accounts.google.com';
+        break;
+      case 'oidc':
+        problems.push(...at(i, validateOidcOptions(p)));
+        namespace = p.name;
+        issuer = p.issuerUrl;
+        break;
+      case 'cognito': {
+        const idProblems = validateCognitoUserPoolId(p.userPoolId);
+        problems.push(...at(i, idProblems));
+        namespace = p.name ?? 'cognito';
+        if (idProblems.length === 0) {
+          issuer = `https://cognito-idp.${p.userPoolId.split('_')[0]}.amazonaws.com/${p.userPoolId}`;
+          problems.push(
+            ...at(
+              i,
+              validateOidcOptions({ name: namespace, issuerUrl: issuer, clientIds: p.clientIds }),
+            ),
+          );
+        }
+        break;
+      }
+    }
+    problems.push(
+      ...at(
+        i,
+        validateTrustExtras({
+          family: p.type === 'cognito' ? 'oidc' : p.type,
+          amr: 'amr' in p ? p.amr : undefined,
+          allowedSubjects: p.allowedSubjects,
+        }),
+      ),
+    );
+    // 52: two entries for one provider would create two roles (or two OIDC providers
+    // for one issuer, which IAM refuses at deploy time); say it now.
+    const sameName = namespaces.get(namespace);
+    if (sameName !== undefined) {
+      problems.push(
+        `providers[${i}]: duplicates providers[${sameName}] (both are "${namespace}"); merge their client ids into one entry, or give OIDC entries distinct names.`,
+      );
+    } else {
+      namespaces.set(namespace, i);
+    }
+    if (issuer) {
+      const sameIssuer = issuers.get(issuer);
+      if (sameIssuer !== undefined && sameName === undefined) {
+        problems.push(
+          `providers[${i}]: issuer ${issuer} is already configured by providers[${sameIssuer}]; IAM allows one OIDC provider per issuer, so list all client ids in one entry.`,
+        );
+      } else {
+        issuers.set(issuer, i);
+      }
+    }
+  });
+
+  problems.push(
+    ...validateSessionOptions({
+      maxSessionDurationSeconds: cfg.session.maxSessionDurationSeconds,
+      durationSeconds: cfg.session.durationSeconds ?? cfg.session.maxSessionDurationSeconds,
+      sessionPolicyArns: cfg.session.sessionPolicyArns,
+    }).map((m) => `session: ${m}`),
+  );
+  problems.push(
+    ...validateBucketOptions({
+      ...cfg.bucket,
+      encryption: undefined,
+      corsOrigins: cfg.app.origins,
+    }).map((m) => (m.startsWith('CORS') ? `app.origins: ${m}` : `bucket: ${m}`)),
+  );
+  for (const origin of cfg.app.origins) {
+    // 52: outside the sandbox, cookies marked Secure and the IdPs need HTTPS.
+    if (!cfg.sandbox && origin.startsWith('http://')) {
+      problems.push(
+        `app.origins: ${JSON.stringify(origin)} is not HTTPS; outside the sandbox the app must be served over https:// (set "sandbox": true only for the local stage).`,
+      );
+    }
+  }
+  return problems;
+}
+
+function formatIssue(issue: z.core.$ZodIssue, raw: unknown): string {
+  const path = issue.path
+    .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
+    .join('')
+    .replace(/^\./, '');
+  const where = path === '' ? '(top level)' : path;
+  if (issue.code === 'unrecognized_keys') {
+    return `${where}: unknown setting${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}; remove ${issue.keys.length > 1 ? 'them' : 'it'} or fix the spelling (see config/example.json).`;
+  }
+  const value = issue.path.reduce<unknown>(
+    (o, k) =>
+      o !== null && typeof o === 'object' ? (o as Record<PropertyKey, unknown>)[k] : undefined,
+    raw,
+  );
+  const got = value === undefined ? 'it is missing' : `got ${JSON.stringify(value)}`;
+  return `${where}: ${issue.message}, ${got}.`;
+}
