@@ -6,33 +6,39 @@ import { ConfigError, parseStageConfig } from '../lib/config';
 import { buildStage } from '../lib/stage';
 
 // The only place that reads context, files and the environment.
+// -c stage=<name> picks config/<name>.json; -c configFile=<path> reads another file.
 const app = new App();
 const stage = String(app.node.tryGetContext('stage') ?? 'example');
-const file = path.join(__dirname, '..', 'config', `${stage}.json`);
+const configDir = path.join(__dirname, '..', 'config');
+const file = path.resolve(
+  String(app.node.tryGetContext('configFile') ?? path.join(configDir, `${stage}.json`)),
+);
+
+function fail(message: string): never {
+  console.error(message);
+  process.exit(1);
+}
+
 if (!fs.existsSync(file)) {
   const known = fs
-    .readdirSync(path.join(__dirname, '..', 'config'))
+    .readdirSync(configDir)
     .filter((f) => f.endsWith('.json'))
     .map((f) => f.replace(/\.json$/, ''));
-  console.error(
-    `No config for stage "${stage}": ${file} does not exist. Known stages: ${known.join(', ')}. Pick one with -c stage=<name>.`,
+  fail(
+    `No config for stage "${stage}": ${file} does not exist. Known stages: ${known.join(', ')}. ` +
+      'Pick one with -c stage=<name>, or copy config/example.json to config/<name>.json.',
   );
-  process.exit(1);
 }
 let raw: unknown;
 try {
   raw = JSON.parse(fs.readFileSync(file, 'utf8'));
 } catch (e) {
-  console.error(`config/${stage}.json is not valid JSON: ${(e as Error).message}`);
-  process.exit(1);
+  fail(`${path.relative(process.cwd(), file)} is not valid JSON: ${(e as Error).message}`);
 }
 try {
-  buildStage(app, parseStageConfig(stage, raw));
+  buildStage(app, parseStageConfig(stage, raw, path.relative(process.cwd(), file)));
 } catch (e) {
-  if (e instanceof ConfigError) {
-    console.error(e.message);
-    process.exit(1);
-  }
+  if (e instanceof ConfigError) fail(e.message);
   throw e;
 }
 app.synth();

@@ -345,6 +345,8 @@ function formatIssue(issue: z.core.$ZodIssue, raw: unknown): string {
       o !== null && typeof o === 'object' ? (o as Record<PropertyKey, unknown>)[k] : undefined,
     raw,
   );
-  const got = value === undefined ? 'it is missing' : `got ${JSON.stringify(value)}`;
-  return `${where}: ${issue.message}, ${got}.`;
+  if (value === undefined && issue.code === 'invalid_type') {
+    return `${where}: required ${issue.expected} setting is missing; add it (see config/example.json).`;
+  }
+  return `${where}: ${issue.message}, got ${JSON.stringify(value)}.`;
 }

@@ -1,0 +1,354 @@
+import { CfnElement, CfnResource } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { FederationStack } from '../lib/federation-stack';
+import { findUnsafeFederation } from '../lib/guards';
+import { parseStageConfig } from '../lib/config';
+import { Provider } from '../lib/providers';
+import { WebIdentityRole } from '../lib/web-identity-role';
+import { buildTestStack, synthTemplate, testConfig, testRawConfig } from './helpers';
+
+/* eslint-disable no-template-curly-in-string */
+
+/** Builds the test stack, applies an unsafe change, and returns a synth thunk. */
+function synthAfter(mutate: (stack: FederationStack) => void): () => void {
+  const { app, stack } = buildTestStack();
+  mutate(stack);
+  return () => app.synth();
+}
+const cfn = (c: { node: { defaultChild?: unknown } }) => c.node.defaultChild as CfnResource;
+const googleRole = (s: FederationStack) => s.roles.get('google')!;
+const googlePolicy = (s: FederationStack) =>
+  googleRole(s).node.findChild('OwnPrefixAccess').node.defaultChild as CfnResource;
+
+test('the safe stack synthesizes and has no findings', () => {
+  expect(synthAfter(() => undefined)).not.toThrow();
+  expect(findUnsafeFederation(synthTemplate().toJSON())).toEqual([]);
+});
+
+describe('catalog 44: audience condition', () => {
+  test('refuses a web identity trust without the audience condition', () => {
+    expect(
+      synthAfter((s) =>
+        cfn(googleRole(s).role).addPropertyDeletionOverride(
+          'AssumeRolePolicyDocument.Statement.0.Condition',
+        ),
+      ),
+    ).toThrow(/catalog 44.*no StringEquals condition on "accounts.google.com:aud"/);
+  });
+
+  test('refuses a wildcard audience', () => {
+    expect(
+      synthAfter((s) =>
+        cfn(s.roles.get('amazon')!.role).addPropertyOverride(
+          'AssumeRolePolicyDocument.Statement.0.Condition.StringEquals',
+          { 'www.amazon.com:app_id': 'amzn1.application-oa2-client.*' },
+        ),
+      ),
+    ).toThrow(/catalog 44.*www.amazon.com:app_id.*must be exact client ids/);
+  });
+
+  test('refuses a hand-made web identity role that trusts any app of the provider', () => {
+    expect(
+      synthAfter(
+        (s) =>
+          new iam.Role(s, 'Sloppy', {
+            assumedBy: new iam.WebIdentityPrincipal('graph.facebook.com'),
+          }),
+      ),
+    ).toThrow(/catalog 44\] Sloppy.*graph.facebook.com:app_id/);
+  });
+
+  test('an OIDC client id with a wildcard is refused by the provider factory', () => {
+    expect(() =>
+      Provider.oidc({ name: 'corp', issuerUrl: 'https://idp.example.org', clientIds: ['app-*'] }),
+    ).toThrow(/must not contain wildcards, got "app-\*"/);
+  });
+
+  test('an OIDC trust whose audience key names another issuer is refused', () => {
+    expect(
+      synthAfter((s) =>
+        cfn(s.roles.get('cognito')!.role).addPropertyOverride(
+          'AssumeRolePolicyDocument.Statement',
+          [
+            {
+              Effect: 'Allow',
+              Action: 'sts:AssumeRoleWithWebIdentity',
+              Principal: {
+                Federated: s.resolve(s.roles.get('cognito')!.oidcProvider!.oidcProviderArn),
+              },
+              Condition: {
+                StringEquals: { 'accounts.google.com:aud': '1example23456789abcdefghij' },
+              },
+            },
+          ],
+        ),
+      ),
+    ).toThrow(/catalog 44.*cognito-idp.eu-west-1.amazonaws.com\/eu-west-1_AbCdEf123:aud/);
+  });
+});
+
+test('catalog 45: refuses ForAllValues: in an Allow on a token claim', () => {
+  expect(
+    synthAfter((s) =>
+      cfn(s.roles.get('cognito')!.role).addPropertyOverride(
+        'AssumeRolePolicyDocument.Statement.0.Condition.ForAllValues:StringEquals',
+        { 'cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123:amr': 'mfa' },
+      ),
+    ),
+  ).toThrow(/catalog 45.*"ForAllValues:StringEquals" in an Allow statement/);
+});
+
+test('catalog 46: refuses a policy Version other than 2012-10-17', () => {
+  expect(
+    synthAfter((s) => googlePolicy(s).addPropertyOverride('PolicyDocument.Version', '2008-10-17')),
+  ).toThrow(/catalog 46.*Version must be "2012-10-17".*got "2008-10-17"/);
+});
+
+describe('catalog 47: prefix keyed on the provider subject only', () => {
+  test('refuses a prefix keyed on the email claim', () => {
+    expect(
+      synthAfter((s) =>
+        googlePolicy(s).addPropertyOverride('PolicyDocument.Statement.0.Resource', {
+          'Fn::Join': [
+            '',
+            [
+              s.resolve(s.userData.bucket.bucketArn),
+              '/users/google/${accounts.google.com:email}/*',
+            ],
+          ],
+        }),
+      ),
+    ).toThrow(/catalog 47.*\$\{accounts.google.com:email\} is a mutable claim/);
+  });
+
+  test("refuses another provider's variable on a role", () => {
+    expect(
+      synthAfter((s) =>
+        googlePolicy(s).addPropertyOverride(
+          'PolicyDocument.Statement.1.Condition.StringLike.s3:prefix',
+          'users/google/${graph.facebook.com:id}/*',
+        ),
+      ),
+    ).toThrow(/catalog 47.*\$\{graph.facebook.com:id\} is not this role's subject variable/);
+  });
+});
+
+describe('catalog 48: nothing broader than the own prefix', () => {
+  const addToGoogle = (statement: iam.PolicyStatement) => (s: FederationStack) =>
+    googleRole(s).role.addToPrincipalPolicy(statement);
+
+  test.each([
+    [
+      's3:*',
+      ['s3:*'],
+      (s: FederationStack) => [
+        s.userData.bucket.arnForObjects('users/google/${accounts.google.com:sub}/*'),
+      ],
+      /actions \["s3:\*"\] are not allowed/,
+    ],
+    ['Resource *', ['s3:GetObject'], () => ['*'], /resource "\*" is broader/],
+    [
+      'bucket/*',
+      ['s3:GetObject'],
+      (s: FederationStack) => [s.userData.bucket.arnForObjects('*')],
+      /resource ".*\/\*" is broader/,
+    ],
+    [
+      'namespace root',
+      ['s3:GetObject'],
+      (s: FederationStack) => [s.userData.bucket.arnForObjects('users/google/*')],
+      /is broader than the user's prefix/,
+    ],
+    [
+      'policy writes',
+      ['s3:PutBucketPolicy'],
+      (s: FederationStack) => [s.userData.bucket.bucketArn],
+      /actions \["s3:PutBucketPolicy"\] are not allowed/,
+    ],
+    [
+      'ACL writes',
+      ['s3:PutObjectAcl'],
+      (s: FederationStack) => [
+        s.userData.bucket.arnForObjects('users/google/${accounts.google.com:sub}/*'),
+      ],
+      /actions \["s3:PutObjectAcl"\] are not allowed/,
+    ],
+  ])('refuses %s', (_name, actions, resources, message) => {
+    expect(
+      synthAfter((s) =>
+        addToGoogle(new iam.PolicyStatement({ actions, resources: resources(s) }))(s),
+      ),
+    ).toThrow(message);
+  });
+
+  test('refuses ListBucket without the s3:prefix condition', () => {
+    expect(
+      synthAfter((s) =>
+        googlePolicy(s).addPropertyDeletionOverride('PolicyDocument.Statement.1.Condition'),
+      ),
+    ).toThrow(/catalog 48.*s3:ListBucket needs a StringLike s3:prefix condition/);
+  });
+
+  test('refuses a managed policy on a web identity role', () => {
+    expect(
+      synthAfter((s) =>
+        googleRole(s).role.addManagedPolicy(
+          iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonS3ReadOnlyAccess'),
+        ),
+      ),
+    ).toThrow(/catalog 48.*must not carry managed policies/);
+  });
+});
+
+describe('catalog 49: no other role reaches user data', () => {
+  test('refuses an execution role that can read the bucket', () => {
+    expect(
+      synthAfter((s) => {
+        const role = new iam.Role(s, 'AppFunctionRole', {
+          assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+        });
+        s.userData.bucket.grantRead(role);
+      }),
+    ).toThrow(/catalog 49.*AppFunctionRole.*s3:GetObject/);
+  });
+
+  test('refuses an execution role with s3:* on Resource *', () => {
+    expect(
+      synthAfter((s) => {
+        const role = new iam.Role(s, 'AppFunctionRole', {
+          assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+        });
+        role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:*'], resources: ['*'] }));
+      }),
+    ).toThrow(/catalog 49.*AppFunctionRole/);
+  });
+
+  test('allows other roles that do not touch the bucket', () => {
+    expect(
+      synthAfter((s) => {
+        const role = new iam.Role(s, 'AppFunctionRole', {
+          assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+        });
+        role.addToPolicy(
+          new iam.PolicyStatement({ actions: ['sts:AssumeRoleWithWebIdentity'], resources: ['*'] }),
+        );
+      }),
+    ).not.toThrow();
+  });
+
+  test('refuses a bucket policy Allow', () => {
+    expect(
+      synthAfter((s) =>
+        s.userData.bucket.addToResourcePolicy(
+          new iam.PolicyStatement({
+            actions: ['s3:GetObject'],
+            principals: [new iam.AccountRootPrincipal()],
+            resources: [s.userData.bucket.arnForObjects('*')],
+          }),
+        ),
+      ),
+    ).toThrow(/catalog 49.*bucket policy Allow/);
+  });
+});
+
+describe('catalog 50: bucket protections', () => {
+  const bucketCfn = (s: FederationStack) => s.userData.bucket.node.defaultChild as s3.CfnBucket;
+
+  test('refuses a bucket without all four public access blocks', () => {
+    expect(
+      synthAfter((s) =>
+        bucketCfn(s).addPropertyOverride(
+          'PublicAccessBlockConfiguration.RestrictPublicBuckets',
+          false,
+        ),
+      ),
+    ).toThrow(/catalog 50.*public access blocks RestrictPublicBuckets must all be true/);
+  });
+
+  test('refuses a bucket without encryption', () => {
+    expect(synthAfter((s) => bucketCfn(s).addPropertyDeletionOverride('BucketEncryption'))).toThrow(
+      /catalog 50.*default encryption is missing/,
+    );
+  });
+
+  test('refuses a bucket without the TLS-only policy', () => {
+    expect(
+      synthAfter((s) =>
+        (s.userData.bucket.policy!.node.defaultChild as CfnResource).addPropertyOverride(
+          'PolicyDocument.Statement.0.Condition.Bool.aws:SecureTransport',
+          'true',
+        ),
+      ),
+    ).toThrow(/catalog 50.*deny every request without TLS/);
+  });
+});
+
+describe('catalog 52: duplicate providers and non-HTTPS origins', () => {
+  test('refuses two entries for one provider, with both positions and the fix', () => {
+    const raw = testRawConfig();
+    raw.providers.push({ type: 'google', clientIds: ['999-other.apps.googleusercontent.com'] });
+    expect(() => parseStageConfig('test', raw)).toThrow(
+      /providers\[4\]: duplicates providers\[1\] \(both are "google"\); merge their client ids/,
+    );
+  });
+
+  test('refuses two OIDC entries for one issuer under different names', () => {
+    const raw = testRawConfig();
+    raw.providers.push({
+      type: 'oidc',
+      name: 'pool2',
+      issuerUrl: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123',
+      clientIds: ['other'],
+    });
+    expect(() => parseStageConfig('test', raw)).toThrow(
+      /providers\[4\]: issuer .* already configured by providers\[3\]/,
+    );
+  });
+
+  test('refuses a plain-http app origin outside the sandbox, allows it in the sandbox', () => {
+    expect(() => testConfig({ app: { origins: ['http://files.example.com'] } })).toThrow(
+      /app.origins: "http:\/\/files.example.com" is not HTTPS/,
+    );
+    expect(() =>
+      testConfig({ sandbox: true, app: { origins: ['http://127.0.0.1:8443'] } }),
+    ).not.toThrow();
+  });
+
+  test('the stack refuses duplicate providers passed directly', () => {
+    const config = testConfig();
+    const doubled = { ...config, providers: [...config.providers, config.providers[0]] };
+    expect(() => buildTestStack(doubled)).toThrow(/provider "amazon" is configured twice/);
+  });
+});
+
+test('every finding is reported at once', () => {
+  const { app, stack } = buildTestStack();
+  cfn(googleRole(stack).role).addPropertyDeletionOverride(
+    'AssumeRolePolicyDocument.Statement.0.Condition',
+  );
+  googlePolicy(stack).addPropertyOverride('PolicyDocument.Version', '2008-10-17');
+  (
+    stack.userData.bucket.node.defaultChild as CfnElement as CfnResource
+  ).addPropertyDeletionOverride('BucketEncryption');
+  const synth = () => app.synth();
+  expect(synth).toThrow(/catalog 44\] GoogleUsersRole/);
+  expect(synth).toThrow(/catalog 46\] GoogleUsersOwnPrefixAccess/);
+  expect(synth).toThrow(/catalog 50\] UserDataBucket/);
+});
+
+test('WebIdentityRole refuses a session duration outside 900..max at synth time (catalog 28)', () => {
+  const { stack } = buildTestStack();
+  const { Duration } = jest.requireActual('aws-cdk-lib');
+  expect(
+    () =>
+      new WebIdentityRole(stack, 'TooLong', {
+        provider: Provider.google('1-a.apps.googleusercontent.com'),
+        bucket: stack.userData.bucket,
+        maxSessionDuration: Duration.hours(1),
+        sessionDuration: Duration.hours(2),
+      }),
+  ).toThrow(
+    /durationSeconds must be an integer from 900 to maxSessionDurationSeconds \(3600\), got 7200/,
+  );
+});
