@@ -1,0 +1,169 @@
+/**
+ * Small helpers for `npm run bench`: time fresh processes, summarize, print a table.
+ * A benchmark is a list of sections; each section returns rows, so adding a measurement
+ * is adding a section in scripts/bench.ts.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+export interface Stats {
+  readonly median: number;
+  readonly min: number;
+  readonly max: number;
+  readonly samples: readonly number[];
+}
+
+/** A target a measurement is judged against, e.g. `< 4 s`. */
+export interface Target {
+  readonly text: string;
+  readonly ok: boolean;
+}
+
+/** One line of the table: timed stats, or a derived value (ratio, difference). */
+export interface BenchRow {
+  readonly name: string;
+  readonly stats?: Stats;
+  /** A derived value shown in the median column, e.g. `1.12x`. */
+  readonly value?: string;
+  readonly target?: Target;
+}
+
+export interface BenchOptions {
+  /** Fresh processes per measurement. */
+  readonly runs: number;
+  /** Runs of the slower end-to-end measurements (`cdk synth`). */
+  readonly cliRuns: number;
+  /** Per-process time limit. */
+  readonly timeoutMs: number;
+  /** The repository root. */
+  readonly cwd: string;
+}
+
+export interface BenchSection {
+  readonly title: string;
+  run(opts: BenchOptions): BenchRow[];
+}
+
+export const MAX_RUNS = 25;
+
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+/**
+ * Calls `fn` `runs` times (bounded by MAX_RUNS) after `warmup` unmeasured calls;
+ * `fn` returns one sample in seconds.
+ */
+export function medianOf(runs: number, fn: () => number, warmup = 1): Stats {
+  const n = Math.max(1, Math.min(MAX_RUNS, Math.floor(runs)));
+  for (let i = 0; i < warmup; i++) fn();
+  const samples = Array.from({ length: n }, () => fn());
+  return { median: median(samples), min: Math.min(...samples), max: Math.max(...samples), samples };
+}
+
+export interface ProcessRun {
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly cwd: string;
+  /** Added to this process's environment. */
+  readonly env?: Readonly<Record<string, string>>;
+  readonly timeoutMs: number;
+}
+
+/** Runs a process to completion and returns its wall time in seconds; throws if it fails. */
+export function timeProcess(run: ProcessRun): number {
+  const start = process.hrtime.bigint();
+  const r = spawnSync(run.command, [...run.args], {
+    cwd: run.cwd,
+    env: { ...process.env, ...run.env },
+    timeout: run.timeoutMs,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  if (r.error || r.status !== 0) {
+    const why = r.error?.message ?? (r.signal ? `killed by ${r.signal}` : `exit ${r.status}`);
+    const tail = String(r.stderr ?? '')
+      .trim()
+      .split('\n')
+      .slice(-15)
+      .join('\n');
+    throw new Error(`${run.command} ${run.args.join(' ')} failed (${why}):\n${tail}`);
+  }
+  return seconds;
+}
+
+/** Runs `fn` with a fresh temporary directory, removed afterwards. */
+export function withTempDir<T>(fn: (dir: string) => T): T {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wif-bench-'));
+  try {
+    return fn(dir);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export function machineInfo(): string {
+  const cpus = os.cpus();
+  const gib = (os.totalmem() / 2 ** 30).toFixed(1);
+  return `${cpus.length} cpus (${cpus[0]?.model.trim() ?? 'unknown'}), ${gib} GiB, ${os.platform()} ${os.arch()}, node ${process.version}`;
+}
+
+/** Parses `--runs N`, `--cli-runs N`, `--timeout SECONDS`, each bounded. */
+export function parseBenchArgs(argv: readonly string[], cwd: string): BenchOptions {
+  const num = (flag: string, fallback: number, max: number): number => {
+    const i = argv.indexOf(flag);
+    if (i < 0) return fallback;
+    const v = Number(argv[i + 1]);
+    if (!Number.isInteger(v) || v < 1 || v > max) {
+      throw new Error(`${flag} must be a whole number from 1 to ${max}, got ${argv[i + 1]}.`);
+    }
+    return v;
+  };
+  const known = ['--runs', '--cli-runs', '--timeout'];
+  const unknown = argv.filter((a) => a.startsWith('--') && !known.includes(a));
+  if (unknown.length > 0) {
+    throw new Error(`unknown option ${unknown.join(' ')}; use ${known.join(' N, ')} N.`);
+  }
+  return {
+    runs: num('--runs', 5, MAX_RUNS),
+    cliRuns: num('--cli-runs', 3, MAX_RUNS),
+    timeoutMs: num('--timeout', 120, 600) * 1000,
+    cwd,
+  };
+}
+
+export const seconds = (s: number): string => `${s.toFixed(2)} s`;
+
+/** Runs every section and renders one aligned text table, section titles on their own lines. */
+export function runSections(sections: readonly BenchSection[], opts: BenchOptions): string {
+  const header = ['measurement', 'median', 'min', 'max', 'target', ''];
+  const rows: (string[] | string)[] = [];
+  for (const section of sections) {
+    rows.push(section.title);
+    for (const row of section.run(opts)) {
+      rows.push([
+        '  ' + row.name,
+        row.value ?? (row.stats ? seconds(row.stats.median) : ''),
+        row.stats ? seconds(row.stats.min) : '',
+        row.stats ? seconds(row.stats.max) : '',
+        row.target?.text ?? '',
+        row.target ? (row.target.ok ? 'ok' : 'MISSED') : '',
+      ]);
+    }
+  }
+  const cells = [header, ...rows.filter((r): r is string[] => Array.isArray(r))];
+  const widths = header.map((_h, c) => Math.max(...cells.map((r) => r[c].length)));
+  const line = (r: string[] | string) =>
+    typeof r === 'string'
+      ? r
+      : r
+          .map((v, c) => (c === 0 ? v.padEnd(widths[c]) : v.padStart(widths[c])))
+          .join('  ')
+          .trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}
