@@ -1,0 +1,24 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/**
+ * Static files served by the app itself (no third-party hosts, catalog 9). They sit in
+ * `static/` next to this module in the source tree and next to the bundle in the
+ * Lambda asset (copied at bundling time).
+ */
+const TYPES: Record<string, string> = {
+  'app.css': 'text/css; charset=utf-8',
+  'app.js': 'text/javascript; charset=utf-8',
+};
+const cache = new Map<string, string>();
+
+export function staticAsset(name: string): { body: string; contentType: string } | undefined {
+  const contentType = TYPES[name];
+  if (!contentType) return undefined;
+  let body = cache.get(name);
+  if (body === undefined) {
+    body = readFileSync(join(__dirname, 'static', name), 'utf8');
+    cache.set(name, body);
+  }
+  return { body, contentType };
+}

@@ -1,0 +1,38 @@
+/** The plain request and response the core works with (no API Gateway types). */
+
+export interface HttpRequest {
+  readonly method: string;
+  /** Decoded path, e.g. `/oauth2callback/google`. */
+  readonly path: string;
+  /** The raw query string without `?`. */
+  readonly rawQuery: string;
+  /** Lower-case header names. */
+  readonly headers: Readonly<Record<string, string | undefined>>;
+  readonly cookies: Readonly<Record<string, string>>;
+  /** Decoded body text. */
+  readonly body: string;
+  /** For logs. */
+  readonly requestId: string;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string>;
+  /** Serialized Set-Cookie values. */
+  cookies: string[];
+  body: string;
+}
+
+/** Parses `a=1; b=2` cookie headers or API Gateway's `cookies` array; first value of a name wins. */
+export function parseCookies(values: readonly string[] | undefined): Record<string, string> {
+  const cookies: Record<string, string> = {};
+  for (const header of values ?? []) {
+    for (const part of header.split(';')) {
+      const i = part.indexOf('=');
+      if (i <= 0) continue;
+      const name = part.slice(0, i).trim();
+      if (!(name in cookies)) cookies[name] = part.slice(i + 1).trim();
+    }
+  }
+  return cookies;
+}

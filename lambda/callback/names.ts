@@ -1,0 +1,48 @@
+/**
+ * Object names (catalog 37). A key is only ever built as the user's own prefix plus a
+ * name that passed this check, so a name can never climb out of the prefix.
+ */
+
+const MAX_KEY_BYTES = 1024;
+// Control characters (incl. NUL), path separators, and wildcard characters that IAM
+// resource matching and policy tools would read as patterns.
+const FORBIDDEN = /[\u0000-\u001f\u007f-\u009f/\\*?]/;
+
+export type NameCheck = { ok: true; name: string } | { ok: false; reason: string };
+
+export function checkObjectName(raw: unknown, prefix: string): NameCheck {
+  if (typeof raw !== 'string' || raw.length === 0)
+    return { ok: false, reason: 'A file name is required.' };
+  const name = raw.normalize('NFC');
+  if (name === '.' || name === '..') return { ok: false, reason: 'That file name is not allowed.' };
+  if (FORBIDDEN.test(name)) {
+    return { ok: false, reason: 'File names cannot contain /, \\, *, ? or control characters.' };
+  }
+  if (name.trim() !== name)
+    return { ok: false, reason: 'File names cannot start or end with spaces.' };
+  // A percent-escape (%2F) in a name is an encoded separator waiting for a second
+  // decode somewhere downstream; refuse it rather than guess (catalog 37).
+  if (/%[0-9a-f]{2}/i.test(name))
+    return { ok: false, reason: 'File names cannot contain percent-escapes such as %2F.' };
+  const bytes = Buffer.byteLength(prefix + name, 'utf8');
+  if (bytes > MAX_KEY_BYTES) {
+    return {
+      ok: false,
+      reason: `That file name is too long (at most ${MAX_KEY_BYTES - Buffer.byteLength(prefix, 'utf8')} bytes).`,
+    };
+  }
+  return { ok: true, name };
+}
+
+/**
+ * Subjects become part of the prefix; one with a separator or wildcard could break
+ * isolation (catalog 38), so such a sign-in is refused.
+ */
+export function isSafeSubject(subject: unknown): subject is string {
+  return (
+    typeof subject === 'string' &&
+    subject.length > 0 &&
+    subject.length <= 255 &&
+    !/[\u0000-\u001f\u007f/\\*?$]/.test(subject)
+  );
+}

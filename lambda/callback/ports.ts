@@ -1,0 +1,124 @@
+import type { ProviderSettings } from './config';
+
+/**
+ * The ports of the core: everything that talks to the outside is injected, so the
+ * core runs the same in Lambda, in the sandbox and in tests.
+ */
+
+/** Milliseconds since the epoch. */
+export interface Clock {
+  now(): number;
+}
+
+/** Secrets by id (Secrets Manager in AWS). */
+export interface SecretStore {
+  get(id: string): Promise<string>;
+}
+
+/** What the core keeps (encrypted, in a short-lived cookie) between /login and the callback. */
+export interface AuthorizationStart {
+  /** The IdP's authorization URL to redirect the browser to. */
+  readonly url: string;
+  readonly state: string;
+  /** OIDC providers only. */
+  readonly nonce?: string;
+  readonly codeVerifier: string;
+}
+
+/** What the core expects back in the callback. */
+export interface ExpectedAuthorization {
+  readonly state: string;
+  readonly nonce?: string;
+  readonly codeVerifier: string;
+}
+
+/** A signed-in user, as the IdP vouched for them. */
+export interface SignedInIdentity {
+  /** The immutable subject: `sub`, Amazon `user_id`, Facebook `id`. */
+  readonly subject: string;
+  /** For display only; never used for authorization or keys. */
+  readonly displayName?: string;
+  /** What goes to STS: the ID token (OIDC) or the OAuth 2.0 access token (Amazon, Facebook). */
+  readonly webIdentityToken: string;
+}
+
+/** OAuth 2.0 / OpenID Connect relying-party operations for one provider. */
+export interface IdentityProviders {
+  start(provider: ProviderSettings, redirectUri: string): Promise<AuthorizationStart>;
+  /**
+   * Validates the authorization response (state, iss), redeems the code with PKCE,
+   * validates the ID token (OIDC) or reads the profile (OAuth 2.0).
+   * @param callbackUrl the full callback URL as received (query included)
+   */
+  finish(
+    provider: ProviderSettings,
+    callbackUrl: URL,
+    expected: ExpectedAuthorization,
+    redirectUri: string,
+  ): Promise<SignedInIdentity>;
+}
+
+/** Temporary AWS credentials of one user. */
+export interface TemporaryCredentials {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly sessionToken: string;
+  /** Expiry, ms since the epoch. */
+  readonly expiration: number;
+}
+
+/** STS AssumeRoleWithWebIdentity for one provider's role. */
+export interface TokenExchange {
+  assume(provider: ProviderSettings, identity: SignedInIdentity): Promise<TemporaryCredentials>;
+}
+
+export interface StoredObject {
+  /** The name below the user's prefix. */
+  readonly name: string;
+  readonly size: number;
+  readonly lastModified: Date;
+}
+
+/** S3 operations signed with the USER's credentials, so IAM enforces isolation. */
+export interface UserStorage {
+  list(credentials: TemporaryCredentials, prefix: string): Promise<StoredObject[]>;
+  /** HEAD; false when missing or denied (the app does not tell the two apart, catalog 35). */
+  exists(credentials: TemporaryCredentials, key: string): Promise<boolean>;
+  presignGet(
+    credentials: TemporaryCredentials,
+    key: string,
+    downloadName: string,
+    expiresInSeconds: number,
+  ): Promise<string>;
+  /**
+   * A presigned PUT that refuses to overwrite (`If-None-Match: *`, catalog 40).
+   * The browser must send exactly the returned headers.
+   */
+  presignPut(
+    credentials: TemporaryCredentials,
+    key: string,
+    contentType: string,
+    expiresInSeconds: number,
+  ): Promise<{ url: string; headers: Record<string, string> }>;
+  delete(credentials: TemporaryCredentials, key: string): Promise<void>;
+}
+
+/** Failures the core turns into pages; `kind` decides the status, `message` is safe to show. */
+export class SignInError extends Error {
+  constructor(
+    public readonly kind:
+      | 'bad_request' // 400: malformed or forged authorization response, state mismatch
+      | 'token_rejected' // 400: the IdP or the token failed validation
+      | 'idp_unavailable' // 502: IdP down or answering garbage
+      | 'not_allowed' // 403: STS refused this account/app (no retry)
+      | 'restart' // 401: expired or rejected token, sign in again
+      | 'sts_unavailable' // 503: STS/IdP communication trouble after retries
+      | 'too_large', // 400: token or policy too large
+    message: string,
+    /** Internal detail for logs only; never shown. Must not contain tokens. */
+    public readonly detail?: string,
+  ) {
+    super(message);
+    this.name = 'SignInError';
+  }
+}

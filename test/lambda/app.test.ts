@@ -1,0 +1,862 @@
+import { createApp, safeReturnTo, type AppDeps } from '../../lambda/callback/app';
+import {
+  parseAppConfig,
+  type AppConfig,
+  type ProviderSettings,
+} from '../../lambda/callback/config';
+import { CookieSealer } from '../../lambda/callback/cookies';
+import type { HttpRequest, HttpResponse } from '../../lambda/callback/http';
+import {
+  SignInError,
+  type ExpectedAuthorization,
+  type SignedInIdentity,
+  type StoredObject,
+  type TemporaryCredentials,
+} from '../../lambda/callback/ports';
+
+const COOKIE_KEY = 'k'.repeat(40);
+const OTHER_KEY = 'o'.repeat(40);
+const SECRET_ACCESS_KEY = 'SECRETsecretSECRETsecret0000000000000000';
+const SESSION_TOKEN = 'SESSIONTOKEN-'.repeat(40);
+const ID_TOKEN = 'eyJ.ID-TOKEN-VALUE.sig';
+
+function config(overrides: Partial<AppConfig> = {}): AppConfig {
+  return parseAppConfig(
+    JSON.stringify({
+      baseUrl: 'https://files.example.com',
+      region: 'eu-west-1',
+      bucket: 'user-data-bucket',
+      durationSeconds: 3600,
+      cookieKeySecretId: 'cookie-key',
+      providers: [
+        {
+          name: 'google',
+          family: 'google',
+          displayName: 'Google',
+          clientId: 'gclient',
+          clientSecretId: 'google-secret',
+          issuer: 'https://accounts.google.com',
+          roleArn: 'arn:aws:iam::123456789012:role/google-users',
+        },
+        {
+          name: 'amazon',
+          family: 'amazon',
+          displayName: 'Amazon',
+          clientId: 'aclient',
+          clientSecretId: 'amazon-secret',
+          roleArn: 'arn:aws:iam::123456789012:role/amazon-users',
+          providerId: 'www.amazon.com',
+        },
+      ],
+      ...overrides,
+    }),
+  );
+}
+
+interface Harness {
+  app: (req: Partial<HttpRequest>) => Promise<HttpResponse>;
+  clock: { t: number };
+  logs: Record<string, unknown>[];
+  calls: {
+    start: string[];
+    finish: {
+      provider: string;
+      url: string;
+      expected: ExpectedAuthorization;
+      redirectUri: string;
+    }[];
+    sts: string[];
+    storage: string[];
+  };
+  objects: Map<string, StoredObject>;
+  setIdentity(identity: SignedInIdentity | Error): void;
+  setSts(result: TemporaryCredentials | Error): void;
+  storageError: { list?: Error };
+}
+
+function harness(cfg: AppConfig = config()): Harness {
+  const clock = { t: Date.UTC(2026, 10, 22, 12) };
+  const logs: Record<string, unknown>[] = [];
+  const calls: Harness['calls'] = { start: [], finish: [], sts: [], storage: [] };
+  const objects = new Map<string, StoredObject>();
+  let identity: SignedInIdentity | Error = {
+    subject: '1001',
+    displayName: 'Alice',
+    webIdentityToken: ID_TOKEN,
+  };
+  let sts: TemporaryCredentials | Error | undefined;
+  const storageError: Harness['storageError'] = {};
+  let n = 0;
+  const deps: AppDeps = {
+    config: cfg,
+    clock: { now: () => clock.t },
+    secrets: { get: async (id) => (id === 'cookie-key' ? COOKIE_KEY : 'client-secret') },
+    idp: {
+      async start(provider: ProviderSettings, redirectUri: string) {
+        calls.start.push(redirectUri);
+        n++;
+        const state = `state-${provider.name}-${n}`;
+        return {
+          url: `https://idp.test/${provider.name}/authorize?state=${state}&redirect_uri=${encodeURIComponent(redirectUri)}`,
+          state,
+          nonce: `nonce-${n}`,
+          codeVerifier: `verifier-${n}`,
+        };
+      },
+      async finish(provider, url, expected, redirectUri) {
+        calls.finish.push({ provider: provider.name, url: url.toString(), expected, redirectUri });
+        if (identity instanceof Error) throw identity;
+        return identity;
+      },
+    },
+    sts: {
+      async assume(provider) {
+        calls.sts.push(provider.name);
+        if (sts instanceof Error) throw sts;
+        return (
+          sts ?? {
+            accessKeyId: 'ASIAUSER',
+            secretAccessKey: SECRET_ACCESS_KEY,
+            sessionToken: SESSION_TOKEN,
+            expiration: clock.t + 3600_000,
+          }
+        );
+      },
+    },
+    storage: {
+      async list(creds, prefix) {
+        calls.storage.push(`list ${creds.accessKeyId} ${prefix}`);
+        if (storageError.list) throw storageError.list;
+        return [...objects.entries()].filter(([k]) => k.startsWith(prefix)).map(([, v]) => v);
+      },
+      async exists(creds, key) {
+        calls.storage.push(`exists ${key}`);
+        return objects.has(key);
+      },
+      async presignGet(creds, key) {
+        calls.storage.push(`presignGet ${key}`);
+        return `https://user-data-bucket.s3.eu-west-1.amazonaws.com/${encodeURI(key)}?X-Amz-Signature=x`;
+      },
+      async presignPut(creds, key, contentType) {
+        calls.storage.push(`presignPut ${key} ${contentType}`);
+        return {
+          url: `https://user-data-bucket.s3.eu-west-1.amazonaws.com/${encodeURI(key)}?X-Amz-Signature=y`,
+          headers: { 'content-type': contentType, 'if-none-match': '*' },
+        };
+      },
+      async delete(creds, key) {
+        calls.storage.push(`delete ${key}`);
+        objects.delete(key);
+      },
+    },
+    log: (e) => logs.push(e),
+  };
+  const core = createApp(deps);
+  let id = 0;
+  return {
+    app: (req) =>
+      core({
+        method: 'GET',
+        path: '/',
+        rawQuery: '',
+        headers: {},
+        cookies: {},
+        body: '',
+        requestId: `req-${++id}`,
+        ...req,
+      }),
+    clock,
+    logs,
+    calls,
+    objects,
+    setIdentity: (i) => (identity = i),
+    setSts: (s) => (sts = s),
+    storageError,
+  };
+}
+
+/** Set-Cookie values by name (value and attributes). */
+function setCookies(res: HttpResponse): Record<string, { value: string; attrs: string }> {
+  const out: Record<string, { value: string; attrs: string }> = {};
+  for (const c of res.cookies) {
+    const [pair, ...attrs] = c.split('; ');
+    const i = pair.indexOf('=');
+    out[pair.slice(0, i)] = { value: pair.slice(i + 1), attrs: attrs.join('; ') };
+  }
+  return out;
+}
+
+async function startLogin(h: Harness, provider = 'google', query = '') {
+  const res = await h.app({ path: `/login/${provider}`, rawQuery: query });
+  expect(res.status).toBe(302);
+  const state = new URL(res.headers.location).searchParams.get('state')!;
+  const loginCookie = setCookies(res)['__Host-wif-login'].value;
+  return { res, state, loginCookie };
+}
+
+async function signIn(h: Harness, provider = 'google') {
+  const { state, loginCookie } = await startLogin(h, provider);
+  const res = await h.app({
+    path: `/oauth2callback/${provider}`,
+    rawQuery: `code=thecode&state=${state}`,
+    cookies: { '__Host-wif-login': loginCookie },
+  });
+  expect(res.status).toBe(302);
+  const session = setCookies(res)['__Host-wif-session'].value;
+  const page = await h.app({ cookies: { '__Host-wif-session': session } });
+  const csrf = /name="csrf" value="([^"]+)"/.exec(page.body)![1];
+  return { res, session, csrf, cookies: { '__Host-wif-session': session } };
+}
+
+describe('sign-in flow', () => {
+  test('signs in: login redirect, callback exchanges once, session cookie, files page', async () => {
+    const h = harness();
+    const { res, session } = await signIn(h);
+    expect(res.headers.location).toBe('/');
+    expect(h.calls.finish).toHaveLength(1);
+    expect(h.calls.sts).toEqual(['google']);
+    const page = await h.app({ cookies: { '__Host-wif-session': session } });
+    expect(page.status).toBe(200);
+    expect(page.body).toContain('Signed in with Google as Alice');
+    expect(h.calls.storage).toContain('list ASIAUSER users/google/1001/');
+  });
+
+  test('zero STS calls on page views after sign-in', async () => {
+    const h = harness();
+    const { cookies } = await signIn(h);
+    for (let i = 0; i < 5; i++) expect((await h.app({ cookies })).status).toBe(200);
+    expect(h.calls.sts).toHaveLength(1);
+  });
+
+  test('the callback passes the stored state, nonce and PKCE verifier to the IdP client', async () => {
+    const h = harness();
+    await signIn(h);
+    expect(h.calls.finish[0].expected).toEqual({
+      state: 'state-google-1',
+      nonce: 'nonce-1',
+      codeVerifier: 'verifier-1',
+    });
+  });
+
+  test('catalog 1: missing or wrong state -> 400 and no token request', async () => {
+    const h = harness();
+    const { loginCookie } = await startLogin(h);
+    for (const rawQuery of ['code=c', 'code=c&state=', 'code=c&state=forged']) {
+      const res = await h.app({
+        path: '/oauth2callback/google',
+        rawQuery,
+        cookies: { '__Host-wif-login': loginCookie },
+      });
+      expect(res.status).toBe(400);
+    }
+    const noCookie = await h.app({
+      path: '/oauth2callback/google',
+      rawQuery: 'code=c&state=state-google-1',
+    });
+    expect(noCookie.status).toBe(400);
+    expect(h.calls.finish).toHaveLength(0);
+    expect(h.calls.sts).toHaveLength(0);
+  });
+
+  test('catalog 2: a replayed code+state -> 400, exchanged only once', async () => {
+    const h = harness();
+    const { state, loginCookie } = await startLogin(h);
+    const req = {
+      path: '/oauth2callback/google',
+      rawQuery: `code=c&state=${state}`,
+      cookies: { '__Host-wif-login': loginCookie },
+    };
+    expect((await h.app(req)).status).toBe(302);
+    const replay = await h.app(req);
+    expect(replay.status).toBe(400);
+    expect(replay.body).toContain('already used');
+    expect(h.calls.finish).toHaveLength(1);
+  });
+
+  test('catalog 3: an IdP error is shown HTML-escaped', async () => {
+    const h = harness();
+    const { state, loginCookie } = await startLogin(h);
+    const res = await h.app({
+      path: '/oauth2callback/google',
+      rawQuery: `error=access_denied&error_description=${encodeURIComponent('<script>alert(1)</script>')}&state=${state}`,
+      cookies: { '__Host-wif-login': loginCookie },
+    });
+    expect(res.status).toBe(400);
+    expect(res.body).toContain('Sign-in failed');
+    expect(res.body).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+    expect(res.body).not.toContain('<script>alert');
+    expect(h.calls.finish).toHaveLength(0);
+  });
+
+  test('catalog 4: duplicated parameters, or code and error together -> 400', async () => {
+    const h = harness();
+    const { state, loginCookie } = await startLogin(h);
+    for (const rawQuery of [
+      `code=a&code=b&state=${state}`,
+      `code=a&state=${state}&state=${state}`,
+      `code=a&error=x&state=${state}`,
+    ]) {
+      const res = await h.app({
+        path: '/oauth2callback/google',
+        rawQuery,
+        cookies: { '__Host-wif-login': loginCookie },
+      });
+      expect(res.status).toBe(400);
+    }
+    expect(h.calls.finish).toHaveLength(0);
+  });
+
+  test('catalog 5: an authorization response the IdP client rejects (e.g. wrong iss) -> 400, no STS call', async () => {
+    const h = harness();
+    h.setIdentity(
+      new SignInError('bad_request', 'The sign-in response was not valid.', 'iss mismatch'),
+    );
+    const { state, loginCookie } = await startLogin(h);
+    const res = await h.app({
+      path: '/oauth2callback/google',
+      rawQuery: `code=c&state=${state}&iss=https://evil`,
+      cookies: { '__Host-wif-login': loginCookie },
+    });
+    expect(res.status).toBe(400);
+    expect(h.calls.sts).toHaveLength(0);
+    // The iss parameter reaches the IdP client, which validates it (RFC 9207).
+    expect(new URL(h.calls.finish[0].url).searchParams.get('iss')).toBe('https://evil');
+  });
+
+  test("catalog 6: a response with Google's state at Amazon's callback is rejected", async () => {
+    const h = harness();
+    const { state, loginCookie } = await startLogin(h, 'google');
+    const res = await h.app({
+      path: '/oauth2callback/amazon',
+      rawQuery: `code=c&state=${state}`,
+      cookies: { '__Host-wif-login': loginCookie },
+    });
+    expect(res.status).toBe(400);
+    expect(res.body).toContain('does not belong to this provider');
+    expect(h.calls.finish).toHaveLength(0);
+  });
+
+  test.each([
+    'https://evil.example',
+    '//evil.example',
+    '/\\evil.example',
+    '%2F%2Fevil.example',
+    '/%2F%2Fevil.example',
+    '/\\/evil',
+    'javascript:alert(1)',
+    '/ok\r\nx',
+  ])('catalog 7: return_to %p is ignored, the user lands on /', async (target) => {
+    const h = harness();
+    const { state, loginCookie } = await startLogin(
+      h,
+      'google',
+      `return_to=${encodeURIComponent(target)}`,
+    );
+    const res = await h.app({
+      path: '/oauth2callback/google',
+      rawQuery: `code=c&state=${state}`,
+      cookies: { '__Host-wif-login': loginCookie },
+    });
+    expect(res.headers.location).toBe('/');
+  });
+
+  test('catalog 7: a same-origin relative return_to is kept', async () => {
+    expect(safeReturnTo('/?uploaded=a')).toBe('/?uploaded=a');
+    const h = harness();
+    const { state, loginCookie } = await startLogin(
+      h,
+      'google',
+      `return_to=${encodeURIComponent('/privacy')}`,
+    );
+    const res = await h.app({
+      path: '/oauth2callback/google',
+      rawQuery: `code=c&state=${state}`,
+      cookies: { '__Host-wif-login': loginCookie },
+    });
+    expect(res.headers.location).toBe('/privacy');
+  });
+
+  test('catalog 8: redirect_uri comes from configuration, never from the Host header', async () => {
+    const h = harness();
+    const { state, loginCookie } = await startLogin(h);
+    await h.app({
+      path: '/oauth2callback/google',
+      rawQuery: `code=c&state=${state}`,
+      headers: { host: 'evil.example', 'x-forwarded-host': 'evil.example' },
+      cookies: { '__Host-wif-login': loginCookie },
+    });
+    expect(h.calls.start).toEqual(['https://files.example.com/oauth2callback/google']);
+    expect(h.calls.finish[0].redirectUri).toBe('https://files.example.com/oauth2callback/google');
+    expect(
+      h.calls.finish[0].url.startsWith('https://files.example.com/oauth2callback/google?'),
+    ).toBe(true);
+  });
+
+  test('catalog 9: the callback answers 302 to a clean URL with no-referrer', async () => {
+    const h = harness();
+    const { res } = await signIn(h);
+    expect(res.headers['referrer-policy']).toBe('no-referrer');
+    expect(res.headers.location).not.toMatch(/code|state/);
+    expect(res.body).toBe('');
+  });
+
+  test('catalog 10: cookies are __Host-, Secure, HttpOnly, SameSite=Lax; the login cookie is short-lived', async () => {
+    const h = harness();
+    const { res: loginRes } = await startLogin(h);
+    const login = setCookies(loginRes)['__Host-wif-login'].attrs;
+    expect(login).toMatch(/Max-Age=600/);
+    for (const attrs of [login, setCookies((await signIn(h)).res)['__Host-wif-session'].attrs]) {
+      expect(attrs).toMatch(/HttpOnly/);
+      expect(attrs).toMatch(/Secure/);
+      expect(attrs).toMatch(/SameSite=Lax/);
+      expect(attrs).toMatch(/Path=\//);
+      expect(attrs).not.toMatch(/Domain=/);
+    }
+  });
+
+  test('catalog 10: the session cookie lives no longer than the credentials', async () => {
+    const h = harness();
+    const { res } = await signIn(h);
+    expect(setCookies(res)['__Host-wif-session'].attrs).toMatch(/Max-Age=3600/);
+  });
+
+  test('sandbox on plain http: no Secure flag and no __Host- prefix', async () => {
+    const h = harness(config({ baseUrl: 'http://127.0.0.1:8080', sandbox: true }));
+    const res = await h.app({ path: '/login/google' });
+    expect(res.cookies[0]).toMatch(/^wif-login=/);
+    expect(res.cookies[0]).not.toMatch(/Secure/);
+    expect(res.headers['strict-transport-security']).toBeUndefined();
+  });
+
+  test('catalog 38: an unsafe subject is refused before STS', async () => {
+    for (const subject of ['a/b', 'a*', 'a?', '$x', '', 'x'.repeat(256), 'a\u0000b']) {
+      const h = harness();
+      h.setIdentity({ subject, webIdentityToken: ID_TOKEN });
+      const { state, loginCookie } = await startLogin(h);
+      const res = await h.app({
+        path: '/oauth2callback/google',
+        rawQuery: `code=c&state=${state}`,
+        cookies: { '__Host-wif-login': loginCookie },
+      });
+      expect(res.status).toBe(400);
+      expect(h.calls.sts).toHaveLength(0);
+    }
+  });
+
+  test('unknown provider -> 404; POST to /login -> 405', async () => {
+    const h = harness();
+    expect((await h.app({ path: '/login/twitter' })).status).toBe(404);
+    expect((await h.app({ path: '/oauth2callback/twitter' })).status).toBe(404);
+    const post = await h.app({ path: '/login/google', method: 'POST' });
+    expect(post.status).toBe(405);
+    expect(post.headers.allow).toBe('GET');
+  });
+});
+
+describe('errors become pages', () => {
+  async function callbackWith(error: Error) {
+    const h = harness();
+    h.setIdentity({ subject: '1001', webIdentityToken: ID_TOKEN });
+    h.setSts(error);
+    const { state, loginCookie } = await startLogin(h);
+    const res = await h.app({
+      path: '/oauth2callback/google',
+      rawQuery: `code=c&state=${state}`,
+      cookies: { '__Host-wif-login': loginCookie },
+    });
+    return { h, res };
+  }
+
+  test('catalog 15: IdP down -> 502 with a generic message; the detail only in logs', async () => {
+    const h = harness();
+    h.setIdentity(
+      new SignInError(
+        'idp_unavailable',
+        'The sign-in provider is not answering. Try again later.',
+        'ECONNREFUSED 10.0.0.1:443',
+      ),
+    );
+    const { state, loginCookie } = await startLogin(h);
+    const res = await h.app({
+      path: '/oauth2callback/google',
+      rawQuery: `code=c&state=${state}`,
+      cookies: { '__Host-wif-login': loginCookie },
+    });
+    expect(res.status).toBe(502);
+    expect(res.body).not.toContain('ECONNREFUSED');
+    expect(JSON.stringify(h.logs)).toContain('ECONNREFUSED');
+  });
+
+  test('catalog 25: invalid_grant from the IdP (PKCE mismatch) -> 400, no STS call', async () => {
+    const h = harness();
+    h.setIdentity(
+      new SignInError('token_rejected', 'The sign-in could not be completed.', 'invalid_grant'),
+    );
+    const { state, loginCookie } = await startLogin(h);
+    const res = await h.app({
+      path: '/oauth2callback/google',
+      rawQuery: `code=c&state=${state}`,
+      cookies: { '__Host-wif-login': loginCookie },
+    });
+    expect(res.status).toBe(400);
+    expect(h.calls.sts).toHaveLength(0);
+  });
+
+  test('catalog 29: a token for another app -> 403 "not allowed"', async () => {
+    const { res } = await callbackWith(
+      new SignInError('not_allowed', 'This account is not allowed to use this app.'),
+    );
+    expect(res.status).toBe(403);
+    expect(res.body).toContain('not allowed');
+  });
+
+  test('catalog 30: expired or rejected token -> sign in again (401)', async () => {
+    const { res } = await callbackWith(
+      new SignInError('restart', 'Your sign-in expired. Please sign in again.'),
+    );
+    expect(res.status).toBe(401);
+    expect(res.body).toContain('href="/"');
+  });
+
+  test('catalog 31: STS unavailable after retries -> 503 with Retry-After', async () => {
+    const { res } = await callbackWith(
+      new SignInError('sts_unavailable', 'Sign-in is busy. Try again in a moment.'),
+    );
+    expect(res.status).toBe(503);
+    expect(res.headers['retry-after']).toBe('5');
+  });
+
+  test('catalog 32: too large -> 400 with a clear message', async () => {
+    const { res } = await callbackWith(
+      new SignInError('too_large', 'Your sign-in token is too large for AWS.'),
+    );
+    expect(res.status).toBe(400);
+    expect(res.body).toContain('too large');
+  });
+
+  test('an unexpected error -> 500 generic page, message only in logs', async () => {
+    const { res, h } = await callbackWith(new Error('boom at 10.1.2.3'));
+    expect(res.status).toBe(500);
+    expect(res.body).not.toContain('boom');
+    expect(JSON.stringify(h.logs)).toContain('boom');
+  });
+
+  test('catalog 34: credentials and tokens never reach the page, headers or logs in clear', async () => {
+    const h = harness();
+    const { res, cookies, csrf } = await signIn(h);
+    const pages = [
+      res,
+      await h.app({ cookies }),
+      await h.app({
+        path: '/upload-url',
+        method: 'POST',
+        cookies,
+        body: `csrf=${csrf}&name=a.txt`,
+      }),
+    ];
+    const everything = JSON.stringify(pages) + JSON.stringify(h.logs);
+    for (const secret of [
+      SECRET_ACCESS_KEY,
+      SESSION_TOKEN.slice(0, 30),
+      ID_TOKEN,
+      'thecode',
+      'ASIAUSER',
+    ]) {
+      expect(everything).not.toContain(secret);
+    }
+  });
+});
+
+describe('session', () => {
+  test('catalog 16: a tampered, foreign or garbage session cookie = signed out, never a 500', async () => {
+    const h = harness();
+    const { session } = await signIn(h);
+    const flipped = session.slice(0, -3) + (session.endsWith('A') ? 'BBB' : 'AAA');
+    const foreign = CookieSealer.fromSecret(OTHER_KEY).seal('session', {
+      p: 'google',
+      sub: 'evil',
+      exp: Date.now() + 1e9,
+    });
+    for (const value of [flipped, foreign, 'garbage', 'v1.x.y.z', '', 'v1..AAAA.AAAA']) {
+      const res = await h.app({ cookies: { '__Host-wif-session': value } });
+      expect(res.status).toBe(200);
+      expect(res.body).toContain('Sign in with Google');
+    }
+  });
+
+  test('catalog 16: a login cookie cannot be used as a session cookie (purpose-bound)', async () => {
+    const h = harness();
+    const { loginCookie } = await startLogin(h);
+    const res = await h.app({ cookies: { '__Host-wif-session': loginCookie } });
+    expect(res.body).toContain('Sign in with Google');
+  });
+
+  test('catalog 14: expired credentials -> sign in again, cookie cleared, never a 500', async () => {
+    const h = harness();
+    const { cookies } = await signIn(h);
+    h.clock.t += 3600_000;
+    const res = await h.app({ cookies });
+    expect(res.status).toBe(200);
+    expect(res.body).toContain('Your session expired');
+    expect(res.cookies[0]).toMatch(/^__Host-wif-session=;.*Max-Age=0/);
+    const download = await h.app({ path: '/download', rawQuery: 'name=a', cookies });
+    expect(download.status).toBe(401);
+  });
+
+  test('catalog 14: S3 saying ExpiredToken -> sign in again', async () => {
+    const h = harness();
+    const { cookies } = await signIn(h);
+    h.storageError.list = Object.assign(new Error('expired'), { name: 'ExpiredToken' });
+    const res = await h.app({ cookies });
+    expect(res.status).toBe(200);
+    expect(res.body).toContain('Your session expired');
+  });
+
+  test('cookie keys rotate: a cookie sealed with an older key still opens', () => {
+    const old = CookieSealer.fromSecret(OTHER_KEY);
+    const rotated = CookieSealer.fromSecret(`${COOKIE_KEY}\n${OTHER_KEY}`);
+    const sealed = old.seal('session', { a: 1 });
+    expect(rotated.open('session', sealed)).toEqual({ a: 1 });
+    expect(rotated.open('login', sealed)).toBeUndefined();
+    expect(CookieSealer.fromSecret(COOKIE_KEY).open('session', sealed)).toBeUndefined();
+    expect(() => CookieSealer.fromSecret('short')).toThrow(/at least 32 characters/);
+  });
+
+  test('catalog 13: sign-out is a POST with CSRF; afterwards the files page needs sign-in', async () => {
+    const h = harness();
+    const { cookies, csrf } = await signIn(h);
+    expect((await h.app({ path: '/logout', cookies })).status).toBe(405);
+    const res = await h.app({ path: '/logout', method: 'POST', cookies, body: `csrf=${csrf}` });
+    expect(res.status).toBe(303);
+    expect(res.headers.location).toBe('/');
+    expect(res.cookies[0]).toMatch(/^__Host-wif-session=;.*Max-Age=0/);
+  });
+});
+
+describe('files', () => {
+  async function signedIn() {
+    const h = harness();
+    const s = await signIn(h);
+    h.objects.set('users/google/1001/report.pdf', {
+      name: 'report.pdf',
+      size: 2048,
+      lastModified: new Date('2026-11-01T10:00:00Z'),
+    });
+    h.objects.set('users/google/2002/secret.txt', {
+      name: 'secret.txt',
+      size: 1,
+      lastModified: new Date(),
+    });
+    return { h, ...s };
+  }
+
+  test('lists only the own prefix, with download and delete controls', async () => {
+    const { h, cookies } = await signedIn();
+    const res = await h.app({ cookies });
+    expect(res.body).toContain('report.pdf');
+    expect(res.body).toContain('2.0 KB');
+    expect(res.body).not.toContain('secret.txt');
+    expect(res.body).toContain('href="/download?name=report.pdf"');
+  });
+
+  test('download redirects to a presigned URL for the own key only', async () => {
+    const { h, cookies } = await signedIn();
+    const res = await h.app({ path: '/download', rawQuery: 'name=report.pdf', cookies });
+    expect(res.status).toBe(302);
+    expect(res.headers.location).toContain('users/google/1001/report.pdf');
+    expect(h.calls.storage).toContain('presignGet users/google/1001/report.pdf');
+  });
+
+  test("catalog 35: another user's or a missing object -> 404 without telling which", async () => {
+    const { h, cookies } = await signedIn();
+    const missing = await h.app({ path: '/download', rawQuery: 'name=secret.txt', cookies });
+    expect(missing.status).toBe(404);
+    expect(h.calls.storage).toContain('exists users/google/1001/secret.txt');
+    expect(h.calls.storage.some((c) => c.includes('2002'))).toBe(false);
+  });
+
+  test.each([
+    ['../2002/secret.txt'],
+    ['/etc/passwd'],
+    ['a/b'],
+    ['a\\b'],
+    ['%2F..%2F2002'],
+    ['nul\u0000byte'],
+    ['tab\tname'],
+    ['..'],
+    ['star*'],
+    ['x'.repeat(1100)],
+    [''],
+  ])('catalog 37: object name %p -> 400, no S3 call', async (name) => {
+    const { h, cookies, csrf } = await signedIn();
+    const before = h.calls.storage.length;
+    const download = await h.app({
+      path: '/download',
+      rawQuery: `name=${encodeURIComponent(name)}`,
+      cookies,
+    });
+    expect(download.status).toBe(400);
+    // The same name arriving URL-encoded once more (%2F decoded by the query parser).
+    const raw = await h.app({
+      path: '/download',
+      rawQuery: `name=${name.replace(/\//g, '%2F')}`,
+      cookies,
+    });
+    expect(raw.status).toBe(400);
+    const upload = await h.app({
+      path: '/upload-url',
+      method: 'POST',
+      cookies,
+      body: new URLSearchParams({ csrf, name }).toString(),
+    });
+    expect(upload.status).toBe(400);
+    const del = await h.app({
+      path: '/delete',
+      method: 'POST',
+      cookies,
+      body: new URLSearchParams({ csrf, name }).toString(),
+    });
+    expect(del.status).toBe(400);
+    expect(h.calls.storage.length).toBe(before);
+  });
+
+  test('catalog 41: upload-url returns a presigned S3 PUT (the file never goes through the Lambda)', async () => {
+    const { h, cookies, csrf } = await signedIn();
+    const res = await h.app({
+      path: '/upload-url',
+      method: 'POST',
+      cookies,
+      body: `csrf=${csrf}&name=${encodeURIComponent('big movie.mp4')}&type=video/mp4`,
+      headers: { origin: 'https://files.example.com' },
+    });
+    expect(res.status).toBe(200);
+    const body = JSON.parse(res.body);
+    expect(body.url).toMatch(
+      /^https:\/\/user-data-bucket\.s3\.eu-west-1\.amazonaws\.com\/users\/google\/1001\/big%20movie\.mp4\?/,
+    );
+    expect(body.headers).toEqual({ 'content-type': 'video/mp4', 'if-none-match': '*' });
+    const tooBig = await h.app({
+      path: '/upload-url',
+      method: 'POST',
+      cookies,
+      body: `csrf=${csrf}&name=a&pad=${'x'.repeat(20_000)}`,
+    });
+    expect(tooBig.status).toBe(413);
+  });
+
+  test('an odd content type is replaced by application/octet-stream', async () => {
+    const { h, cookies, csrf } = await signedIn();
+    await h.app({
+      path: '/upload-url',
+      method: 'POST',
+      cookies,
+      body: `csrf=${csrf}&name=a.html&type=${encodeURIComponent('text/html; charset="x"\r\nX-Evil: 1')}`,
+    });
+    expect(h.calls.storage).toContain(
+      'presignPut users/google/1001/a.html application/octet-stream',
+    );
+  });
+
+  test('delete removes the own key and redirects with 303', async () => {
+    const { h, cookies, csrf } = await signedIn();
+    const res = await h.app({
+      path: '/delete',
+      method: 'POST',
+      cookies,
+      body: `csrf=${csrf}&name=report.pdf`,
+    });
+    expect(res.status).toBe(303);
+    expect(h.objects.has('users/google/1001/report.pdf')).toBe(false);
+  });
+
+  test('catalog 17: upload-url, delete and sign-out without a valid CSRF token -> 403, nothing done', async () => {
+    const { h, cookies, csrf } = await signedIn();
+    for (const path of ['/upload-url', '/delete', '/logout']) {
+      for (const body of [
+        'name=report.pdf',
+        'csrf=wrong&name=report.pdf',
+        `csrf=${csrf.slice(0, -1)}&name=report.pdf`,
+      ]) {
+        const res = await h.app({ path, method: 'POST', cookies, body });
+        expect(res.status).toBe(403);
+        expect(res.cookies).toEqual([]);
+      }
+      const crossSite = await h.app({
+        path,
+        method: 'POST',
+        cookies,
+        body: `csrf=${csrf}&name=report.pdf`,
+        headers: { origin: 'https://evil.example' },
+      });
+      expect(crossSite.status).toBe(403);
+    }
+    expect(h.objects.has('users/google/1001/report.pdf')).toBe(true);
+    expect(
+      h.calls.storage.filter((c) => c.startsWith('presignPut') || c.startsWith('delete')),
+    ).toEqual([]);
+  });
+
+  test('without a session, file routes ask to sign in', async () => {
+    const h = harness();
+    expect((await h.app({ path: '/download', rawQuery: 'name=a' })).status).toBe(401);
+    expect((await h.app({ path: '/upload-url', method: 'POST', body: 'name=a' })).status).toBe(401);
+    expect((await h.app({ path: '/delete', method: 'POST', body: 'name=a' })).status).toBe(401);
+  });
+});
+
+describe('pages and headers', () => {
+  test('catalog 11: every response forbids framing and carries a strict CSP', async () => {
+    const h = harness();
+    const responses = [
+      await h.app({}),
+      await h.app({ path: '/nope' }),
+      await h.app({ path: '/privacy' }),
+      await h.app({ path: '/healthz' }),
+      await h.app({ path: '/login/google' }),
+      await h.app({ path: '/static/app.js' }),
+      await h.app({ path: '/oauth2callback/google' }),
+    ];
+    for (const res of responses) {
+      expect(res.headers['content-security-policy']).toMatch(/frame-ancestors 'none'/);
+      expect(res.headers['content-security-policy']).toMatch(
+        /default-src 'none'; script-src 'self'/,
+      );
+      expect(res.headers['x-frame-options']).toBe('DENY');
+      expect(res.headers['x-content-type-options']).toBe('nosniff');
+      expect(res.headers['referrer-policy']).toBe('no-referrer');
+      expect(res.headers['strict-transport-security']).toMatch(/max-age=\d+/);
+    }
+  });
+
+  test('CSP lets the page upload to the bucket and nowhere else', async () => {
+    const res = await harness().app({});
+    expect(res.headers['content-security-policy']).toContain(
+      "connect-src 'self' https://user-data-bucket.s3.eu-west-1.amazonaws.com;",
+    );
+  });
+
+  test('home lists a sign-in button per provider; no third-party content', async () => {
+    const res = await harness().app({});
+    expect(res.body).toContain('href="/login/google"');
+    expect(res.body).toContain('href="/login/amazon"');
+    expect(res.body).not.toMatch(/(src|href)="(https?:)?\/\//);
+    expect(res.body).toMatch(/<html lang="en">/);
+  });
+
+  test('/privacy, /healthz, static assets, 404, HEAD', async () => {
+    const h = harness();
+    expect((await h.app({ path: '/privacy' })).body).toContain('We keep no user database');
+    const health = await h.app({ path: '/healthz' });
+    expect(health.status).toBe(200);
+    expect(JSON.parse(health.body)).toEqual({ status: 'ok' });
+    const js = await h.app({ path: '/static/app.js' });
+    expect(js.headers['content-type']).toMatch(/javascript/);
+    expect(js.body).toContain('XMLHttpRequest');
+    expect((await h.app({ path: '/static/../config.ts' })).status).toBe(404);
+    expect((await h.app({ path: '/static/secrets.ts' })).status).toBe(404);
+    expect((await h.app({ path: '/nope' })).status).toBe(404);
+    const head = await h.app({ method: 'HEAD', path: '/privacy' });
+    expect(head.status).toBe(200);
+    expect(head.body).toBe('');
+  });
+});
