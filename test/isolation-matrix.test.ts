@@ -24,7 +24,7 @@ import {
   type PolicyModel,
   type S3Request,
   type TrustRequest,
-} from './policy-matrix';
+} from '../local/policy';
 
 const ENV = { accountId: '123456789012', region: 'eu-west-1' };
 const COGNITO_ISSUER_KEY = 'cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123';
