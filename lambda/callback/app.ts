@@ -494,8 +494,9 @@ export function createApp(deps: AppDeps): App {
             },
           );
         case 'restart':
+          // Also S3 refusing expired session credentials: the session cookie goes too.
           return respond(401, views.messagePage('Please sign in again', err.message), {
-            cookies: clear,
+            cookies: [...clear, clearSession()],
           });
         case 'idp_unavailable':
           return respond(502, views.messagePage('Sign-in is unavailable', err.message), {
@@ -545,6 +546,7 @@ function safeEqual(a: string, b: string): boolean {
 }
 
 function isExpiredCredentials(err: unknown): boolean {
+  if (err instanceof SignInError) return err.kind === 'restart';
   const name = (err as { name?: string } | undefined)?.name;
   return (
     name === 'ExpiredToken' || name === 'ExpiredTokenException' || name === 'TokenRefreshRequired'

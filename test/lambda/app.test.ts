@@ -129,22 +129,22 @@ function harness(cfg: AppConfig = config()): Harness {
         if (storageError.list) throw storageError.list;
         return [...objects.entries()].filter(([k]) => k.startsWith(prefix)).map(([, v]) => v);
       },
-      async exists(creds, key) {
+      async exists(_creds, key) {
         calls.storage.push(`exists ${key}`);
         return objects.has(key);
       },
-      async presignGet(creds, key) {
+      async presignGet(_creds, key) {
         calls.storage.push(`presignGet ${key}`);
         return `https://user-data-bucket.s3.eu-west-1.amazonaws.com/${encodeURI(key)}?X-Amz-Signature=x`;
       },
-      async presignPut(creds, key, contentType) {
+      async presignPut(_creds, key, contentType) {
         calls.storage.push(`presignPut ${key} ${contentType}`);
         return {
           url: `https://user-data-bucket.s3.eu-west-1.amazonaws.com/${encodeURI(key)}?X-Amz-Signature=y`,
           headers: { 'content-type': contentType, 'if-none-match': '*' },
         };
       },
-      async delete(creds, key) {
+      async delete(_creds, key) {
         calls.storage.push(`delete ${key}`);
         objects.delete(key);
       },

@@ -1,0 +1,228 @@
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import type { AppConfig } from './config';
+import {
+  SignInError,
+  type StoredObject,
+  type TemporaryCredentials,
+  type UserStorage,
+} from './ports';
+
+/**
+ * The user's files on S3. Every request is signed with the USER's temporary
+ * credentials, never the Lambda's: IAM and the role's policy variables confine each
+ * user to their prefix, so a bug here cannot reach another user's files.
+ */
+
+/** ListObjectsV2 pages per listing (1,000 keys each): bounds the Lambda's time and memory. */
+export const MAX_LIST_PAGES = 10;
+
+export interface UserStorageDeps {
+  readonly config: AppConfig;
+  /** S3 clients kept for reuse, one per set of credentials. @default 50 */
+  readonly maxClients?: number;
+}
+
+export function createUserStorage(deps: UserStorageDeps): UserStorage {
+  const { config } = deps;
+  const clients = new S3ClientCache(config, Math.max(1, deps.maxClients ?? 50));
+  const Bucket = config.bucket;
+
+  return {
+    async list(credentials: TemporaryCredentials, prefix: string): Promise<StoredObject[]> {
+      const s3 = clients.get(credentials);
+      const objects: StoredObject[] = [];
+      let ContinuationToken: string | undefined;
+      for (let page = 0; page < MAX_LIST_PAGES; page++) {
+        const out = await call(() =>
+          s3.send(new ListObjectsV2Command({ Bucket, Prefix: prefix, ContinuationToken })),
+        );
+        for (const o of out.Contents ?? []) {
+          // Only names strictly below the prefix; the prefix itself (a "folder" marker) is no file.
+          if (!o.Key?.startsWith(prefix) || o.Key.length === prefix.length) continue;
+          objects.push({
+            name: o.Key.slice(prefix.length),
+            size: o.Size ?? 0,
+            lastModified: o.LastModified ?? new Date(0),
+          });
+        }
+        ContinuationToken = out.IsTruncated ? out.NextContinuationToken : undefined;
+        if (!ContinuationToken) break;
+      }
+      return objects;
+    },
+
+    async exists(credentials: TemporaryCredentials, key: string): Promise<boolean> {
+      try {
+        await clients.get(credentials).send(new HeadObjectCommand({ Bucket, Key: key }));
+        return true;
+      } catch (err) {
+        // Denied and missing look the same to the user (catalog 35): S3 answers 403 for a
+        // missing key too when the caller may not list, so the two cannot be told apart anyway.
+        const status = httpStatus(err);
+        if (status === 403 || status === 404) return false;
+        throw mapError(err);
+      }
+    },
+
+    async presignGet(
+      credentials: TemporaryCredentials,
+      key: string,
+      downloadName: string,
+      expiresInSeconds: number,
+    ): Promise<string> {
+      const command = new GetObjectCommand({
+        Bucket,
+        Key: key,
+        // Always a download, never rendered inline from the bucket's origin.
+        ResponseContentDisposition: attachmentDisposition(downloadName),
+      });
+      return getSignedUrl(clients.get(credentials), command, { expiresIn: expiresInSeconds });
+    },
+
+    async presignPut(
+      credentials: TemporaryCredentials,
+      key: string,
+      contentType: string,
+      expiresInSeconds: number,
+    ): Promise<{ url: string; headers: Record<string, string> }> {
+      const command = new PutObjectCommand({
+        Bucket,
+        Key: key,
+        ContentType: contentType,
+        // Catalog 40: a second upload to the same key gets 412, never a silent overwrite.
+        // `If-None-Match` stays a signed header, so the browser cannot drop it.
+        IfNoneMatch: '*',
+      });
+      const url = await getSignedUrl(clients.get(credentials), command, {
+        expiresIn: expiresInSeconds,
+        // Binds the content type too: the upload cannot change what the object claims to be.
+        signableHeaders: new Set(['content-type']),
+      });
+      return { url, headers: { 'content-type': contentType, 'if-none-match': '*' } };
+    },
+
+    async delete(credentials: TemporaryCredentials, key: string): Promise<void> {
+      await call(() =>
+        clients.get(credentials).send(new DeleteObjectCommand({ Bucket, Key: key })),
+      );
+    },
+  };
+}
+
+/**
+ * `Content-Disposition: attachment` with the name in both forms of RFC 6266: a plain
+ * ASCII `filename` for old clients and the exact UTF-8 name as RFC 5987 `filename*`.
+ */
+export function attachmentDisposition(name: string): string {
+  // encodeURIComponent throws on lone surrogates; they become U+FFFD first.
+  const wellFormed = (name || 'download').replace(
+    /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g,
+    '\ufffd',
+  );
+  const fallback = wellFormed.replace(/[^\x20-\x7e]|["\\%/]/g, '_');
+  // RFC 5987 attr-char excludes ' ( ) * which encodeURIComponent leaves as they are.
+  const encoded = encodeURIComponent(wellFormed).replace(
+    /['()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
+  return `attachment; filename="${fallback}"; filename*=UTF-8''${encoded}`;
+}
+
+/**
+ * One S3 client per set of user credentials, least recently used first out. The clients
+ * share one pair of keep-alive agents, so evicting a client leaves no sockets behind and
+ * users reuse warm TLS connections to S3.
+ */
+class S3ClientCache {
+  private readonly entries = new Map<
+    string,
+    { client: S3Client; credentials: TemporaryCredentials }
+  >();
+  private readonly requestHandler = {
+    httpAgent: new HttpAgent({ keepAlive: true, maxSockets: 50 }),
+    httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets: 50 }),
+    connectionTimeout: 3_000,
+  };
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly max: number,
+  ) {}
+
+  get(credentials: TemporaryCredentials): S3Client {
+    const id = credentials.accessKeyId;
+    const hit = this.entries.get(id);
+    this.entries.delete(id);
+    // STS never reuses an access key id, but a client is only reused for the very same
+    // secret and token: a client never signs with anyone else's credentials.
+    if (
+      hit &&
+      hit.credentials.secretAccessKey === credentials.secretAccessKey &&
+      hit.credentials.sessionToken === credentials.sessionToken
+    ) {
+      this.entries.set(id, hit);
+      return hit.client;
+    }
+    const client = this.create(credentials);
+    this.entries.set(id, { client, credentials });
+    while (this.entries.size > this.max) {
+      // Not destroy(): that would close the shared agents.
+      this.entries.delete(this.entries.keys().next().value as string);
+    }
+    return client;
+  }
+
+  private create(credentials: TemporaryCredentials): S3Client {
+    const endpoint = this.config.endpoints?.s3;
+    return new S3Client({
+      region: this.config.region,
+      credentials: {
+        accessKeyId: credentials.accessKeyId,
+        secretAccessKey: credentials.secretAccessKey,
+        sessionToken: credentials.sessionToken,
+      },
+      // The sandbox's S3 serves buckets by path on one host.
+      ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
+      // With the defaults, presigned PUT URLs carry x-amz-checksum-crc32 of an EMPTY body
+      // (so every real upload fails) and GET URLs carry x-amz-checksum-mode (DESIGN wire facts).
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      requestHandler: this.requestHandler,
+    });
+  }
+}
+
+function httpStatus(err: unknown): number | undefined {
+  return (err as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
+}
+
+/** Expired user credentials mean "sign in again" (catalog 14), never a 500. */
+function mapError(err: unknown): unknown {
+  const name = (err as { name?: unknown } | null)?.name;
+  if (name === 'ExpiredToken' || name === 'TokenRefreshRequired') {
+    return new SignInError(
+      'restart',
+      'Your session has expired. Please sign in again.',
+      `S3 refused the session credentials: ${name}`,
+    );
+  }
+  return err;
+}
+
+async function call<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw mapError(err);
+  }
+}

@@ -1,0 +1,389 @@
+import { createHash, createHmac } from 'node:crypto';
+import {
+  DeleteObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  S3Client,
+  S3ServiceException,
+} from '@aws-sdk/client-s3';
+import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-jest';
+import type { AppConfig } from '../../lambda/callback/config';
+import { SignInError, type TemporaryCredentials } from '../../lambda/callback/ports';
+import {
+  attachmentDisposition,
+  createUserStorage,
+  MAX_LIST_PAGES,
+} from '../../lambda/callback/storage';
+
+const config: AppConfig = {
+  baseUrl: 'https://files.example.com',
+  region: 'eu-west-1',
+  bucket: 'user-data-bucket',
+  durationSeconds: 3600,
+  cookieKeySecretId: 'cookie-keys',
+  providers: [
+    {
+      name: 'google',
+      family: 'google',
+      displayName: 'Google',
+      clientId: 'client',
+      clientSecretId: 'secret-id',
+      issuer: 'https://accounts.google.com',
+      roleArn: 'arn:aws:iam::123456789012:role/web-identity-google',
+    },
+  ],
+};
+const sandboxConfig: AppConfig = {
+  ...config,
+  sandbox: true,
+  endpoints: { s3: 'https://127.0.0.1:4566' },
+};
+
+function user(id: string): TemporaryCredentials {
+  return {
+    accessKeyId: `ASIA${id.toUpperCase()}KEYID`,
+    secretAccessKey: `${id}-secret-access-key`,
+    sessionToken: `${id}-session-token/with+odd=chars`,
+    expiration: Date.now() + 3_600_000,
+  };
+}
+const alice = user('alice');
+const bob = user('bob');
+const PREFIX = 'users/google/alice-sub/';
+
+const s3Mock = mockClient(S3Client);
+beforeEach(() => s3Mock.reset());
+
+function s3Error(name: string, httpStatusCode: number): S3ServiceException {
+  return new S3ServiceException({
+    name,
+    message: name,
+    $fault: httpStatusCode >= 500 ? 'server' : 'client',
+    $metadata: { httpStatusCode },
+  });
+}
+
+/** The S3 client instance that made call `n`, and the credentials it signs with. */
+async function signer(n: number) {
+  const client = s3Mock.call(n).thisValue as S3Client;
+  return { client, credentials: await client.config.credentials() };
+}
+
+describe('list', () => {
+  test('names are relative to the prefix, across pages', async () => {
+    const t1 = new Date('2025-01-01T00:00:00Z');
+    const t2 = new Date('2025-02-01T00:00:00Z');
+    s3Mock
+      .on(ListObjectsV2Command)
+      .resolvesOnce({
+        IsTruncated: true,
+        NextContinuationToken: 'page-2',
+        Contents: [
+          { Key: PREFIX, Size: 0, LastModified: t1 },
+          { Key: `${PREFIX}a.txt`, Size: 5, LastModified: t1 },
+          { Key: `${PREFIX}dir/b c.pdf`, Size: 7, LastModified: t2 },
+        ],
+      })
+      .resolvesOnce({
+        IsTruncated: false,
+        Contents: [{ Key: `${PREFIX}z`, Size: 1, LastModified: t2 }],
+      });
+
+    const files = await createUserStorage({ config }).list(alice, PREFIX);
+
+    expect(files).toEqual([
+      { name: 'a.txt', size: 5, lastModified: t1 },
+      { name: 'dir/b c.pdf', size: 7, lastModified: t2 },
+      { name: 'z', size: 1, lastModified: t2 },
+    ]);
+    expect(s3Mock).toHaveReceivedCommandTimes(ListObjectsV2Command, 2);
+    expect(s3Mock).toHaveReceivedNthSpecificCommandWith(1, ListObjectsV2Command, {
+      Bucket: 'user-data-bucket',
+      Prefix: PREFIX,
+      ContinuationToken: undefined,
+    });
+    expect(s3Mock).toHaveReceivedNthSpecificCommandWith(2, ListObjectsV2Command, {
+      Bucket: 'user-data-bucket',
+      Prefix: PREFIX,
+      ContinuationToken: 'page-2',
+    });
+  });
+
+  test(`paging stops after ${MAX_LIST_PAGES} pages`, async () => {
+    let page = 0;
+    s3Mock.on(ListObjectsV2Command).callsFake(async () => ({
+      IsTruncated: true,
+      NextContinuationToken: `page-${++page}`,
+      Contents: [{ Key: `${PREFIX}file-${page}`, Size: 1 }],
+    }));
+    const files = await createUserStorage({ config }).list(alice, PREFIX);
+    expect(s3Mock).toHaveReceivedCommandTimes(ListObjectsV2Command, MAX_LIST_PAGES);
+    expect(files).toHaveLength(MAX_LIST_PAGES);
+  });
+
+  test('a denied listing is passed on, not turned into an empty list', async () => {
+    s3Mock.on(ListObjectsV2Command).rejects(s3Error('AccessDenied', 403));
+    await expect(createUserStorage({ config }).list(alice, 'users/google/')).rejects.toThrow(
+      'AccessDenied',
+    );
+  });
+
+  test('expired user credentials mean "sign in again" (catalog 14)', async () => {
+    s3Mock.on(ListObjectsV2Command).rejects(s3Error('ExpiredToken', 400));
+    const error = await createUserStorage({ config })
+      .list(alice, PREFIX)
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SignInError);
+    expect(error).toMatchObject({ kind: 'restart' });
+  });
+});
+
+describe('exists (catalog 35)', () => {
+  test('true when HEAD succeeds', async () => {
+    s3Mock.on(HeadObjectCommand).resolves({});
+    await expect(createUserStorage({ config }).exists(alice, `${PREFIX}a.txt`)).resolves.toBe(true);
+    expect(s3Mock).toHaveReceivedCommandWith(HeadObjectCommand, {
+      Bucket: 'user-data-bucket',
+      Key: `${PREFIX}a.txt`,
+    });
+  });
+
+  test.each([
+    ['404 NotFound', 'NotFound', 404],
+    ['403 Forbidden (denied, or missing without list rights)', 'Forbidden', 403],
+  ])('false on %s', async (_, name, status) => {
+    s3Mock.on(HeadObjectCommand).rejects(s3Error(name, status));
+    await expect(createUserStorage({ config }).exists(alice, 'users/google/bob/x')).resolves.toBe(
+      false,
+    );
+  });
+
+  test('other failures are not hidden as "missing"', async () => {
+    s3Mock.on(HeadObjectCommand).rejects(s3Error('InternalError', 500));
+    await expect(createUserStorage({ config }).exists(alice, `${PREFIX}a`)).rejects.toThrow(
+      'InternalError',
+    );
+  });
+});
+
+describe('delete', () => {
+  test('sends the exact key, signed as the user', async () => {
+    s3Mock.on(DeleteObjectCommand).resolves({});
+    const key = `${PREFIX}dir/ümlaut & space+plus.txt`;
+    await createUserStorage({ config }).delete(alice, key);
+    expect(s3Mock).toHaveReceivedCommandTimes(DeleteObjectCommand, 1);
+    expect(s3Mock).toHaveReceivedCommandWith(DeleteObjectCommand, {
+      Bucket: 'user-data-bucket',
+      Key: key,
+    });
+    expect((await signer(0)).credentials.accessKeyId).toBe(alice.accessKeyId);
+  });
+});
+
+describe("one S3 client per user, signing with that user's credentials", () => {
+  test('different users get different clients, each with their own credentials', async () => {
+    s3Mock.on(HeadObjectCommand).resolves({});
+    const storage = createUserStorage({ config });
+    await storage.exists(alice, 'a');
+    await storage.exists(bob, 'b');
+    await storage.exists(alice, 'c');
+
+    const [first, second, third] = [await signer(0), await signer(1), await signer(2)];
+    expect(first.client).not.toBe(second.client);
+    expect(third.client).toBe(first.client);
+    expect(first.credentials).toMatchObject({
+      accessKeyId: alice.accessKeyId,
+      secretAccessKey: alice.secretAccessKey,
+      sessionToken: alice.sessionToken,
+    });
+    expect(second.credentials).toMatchObject({
+      accessKeyId: bob.accessKeyId,
+      secretAccessKey: bob.secretAccessKey,
+      sessionToken: bob.sessionToken,
+    });
+  });
+
+  test('a cached client is reused only for the very same secret and token', async () => {
+    s3Mock.on(HeadObjectCommand).resolves({});
+    const storage = createUserStorage({ config });
+    await storage.exists(alice, 'a');
+    const impostor = { ...alice, secretAccessKey: 'other-secret' };
+    await storage.exists(impostor, 'a');
+    const [first, second] = [await signer(0), await signer(1)];
+    expect(second.client).not.toBe(first.client);
+    expect(second.credentials.secretAccessKey).toBe('other-secret');
+  });
+
+  test('the cache is bounded and drops the least recently used client', async () => {
+    s3Mock.on(HeadObjectCommand).resolves({});
+    const storage = createUserStorage({ config, maxClients: 2 });
+    const carol = user('carol');
+    await storage.exists(alice, 'k'); // 0: alice
+    await storage.exists(bob, 'k'); // 1: bob
+    await storage.exists(alice, 'k'); // 2: alice again, bob is now least recent
+    await storage.exists(carol, 'k'); // 3: carol evicts bob
+    await storage.exists(alice, 'k'); // 4: alice still cached
+    await storage.exists(bob, 'k'); // 5: bob rebuilt
+    const c = await Promise.all([0, 1, 2, 3, 4, 5].map(signer));
+    expect(c[2].client).toBe(c[0].client);
+    expect(c[4].client).toBe(c[0].client);
+    expect(c[5].client).not.toBe(c[1].client);
+    expect(c[5].credentials.accessKeyId).toBe(bob.accessKeyId);
+  });
+
+  test('clients use the configured region, checksums only when required', async () => {
+    s3Mock.on(HeadObjectCommand).resolves({});
+    await createUserStorage({ config }).exists(alice, 'k');
+    const { client } = await signer(0);
+    expect(await client.config.region()).toBe('eu-west-1');
+    expect(await client.config.requestChecksumCalculation()).toBe('WHEN_REQUIRED');
+    expect(await client.config.responseChecksumValidation()).toBe('WHEN_REQUIRED');
+    expect(client.config.forcePathStyle).toBe(false);
+  });
+});
+
+/**
+ * Recomputes the SigV4 query-string signature of a presigned S3 URL from its parts and a
+ * secret key: proves the URL is a real presigned URL, signed with THAT secret.
+ */
+function verifyPresigned(
+  method: string,
+  url: URL,
+  secretAccessKey: string,
+  headers: Record<string, string>,
+): boolean {
+  const q = url.searchParams;
+  const enc = (s: string) =>
+    encodeURIComponent(s).replace(
+      /[!'()*]/g,
+      (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+    );
+  const query = [...q.entries()]
+    .filter(([k]) => k !== 'X-Amz-Signature')
+    .map(([k, v]) => [enc(k), enc(v)])
+    .sort(([a, av], [b, bv]) => (a === b ? (av < bv ? -1 : 1) : a < b ? -1 : 1))
+    .map(([k, v]) => `${k}=${v}`)
+    .join('&');
+  const signed = q.get('X-Amz-SignedHeaders')!.split(';');
+  const all: Record<string, string> = { host: url.host, ...headers };
+  const canonicalHeaders = signed.map((h) => `${h}:${all[h].trim()}\n`).join('');
+  const canonicalRequest = [
+    method,
+    url.pathname,
+    query,
+    canonicalHeaders,
+    signed.join(';'),
+    'UNSIGNED-PAYLOAD',
+  ].join('\n');
+  const [, date, region, service, terminal] = q.get('X-Amz-Credential')!.split('/');
+  const scope = `${date}/${region}/${service}/${terminal}`;
+  const stringToSign = [
+    'AWS4-HMAC-SHA256',
+    q.get('X-Amz-Date'),
+    scope,
+    createHash('sha256').update(canonicalRequest).digest('hex'),
+  ].join('\n');
+  let key: Buffer = createHmac('sha256', `AWS4${secretAccessKey}`).update(date).digest();
+  for (const part of [region, service, terminal])
+    key = createHmac('sha256', key).update(part).digest();
+  return createHmac('sha256', key).update(stringToSign).digest('hex') === q.get('X-Amz-Signature');
+}
+
+describe("presigned URLs (local signing with the user's credentials)", () => {
+  const key = `${PREFIX}reports/Q1 résumé (final).pdf`;
+
+  test("GET: a SigV4 URL with the user's key id and session token, as a download", async () => {
+    const url = new URL(
+      await createUserStorage({ config }).presignGet(alice, key, 'Q1 résumé (final).pdf', 300),
+    );
+    const q = url.searchParams;
+    expect(url.origin).toBe('https://user-data-bucket.s3.eu-west-1.amazonaws.com');
+    expect(decodeURIComponent(url.pathname)).toBe(`/${key}`);
+    expect(q.get('X-Amz-Algorithm')).toBe('AWS4-HMAC-SHA256');
+    expect(q.get('X-Amz-Credential')).toMatch(
+      new RegExp(`^${alice.accessKeyId}/\\d{8}/eu-west-1/s3/aws4_request$`),
+    );
+    expect(q.get('X-Amz-Security-Token')).toBe(alice.sessionToken);
+    expect(q.get('X-Amz-Expires')).toBe('300');
+    expect(q.get('X-Amz-SignedHeaders')).toBe('host');
+    expect(q.get('response-content-disposition')).toBe(
+      attachmentDisposition('Q1 résumé (final).pdf'),
+    );
+    expect(q.has('x-amz-checksum-mode')).toBe(false);
+    expect(verifyPresigned('GET', url, alice.secretAccessKey, {})).toBe(true);
+    expect(verifyPresigned('GET', url, bob.secretAccessKey, {})).toBe(false);
+  });
+
+  test('PUT: signed If-None-Match and Content-Type, no checksum of an empty body (catalog 40)', async () => {
+    const { url: raw, headers } = await createUserStorage({ config }).presignPut(
+      bob,
+      key,
+      'application/pdf',
+      900,
+    );
+    const url = new URL(raw);
+    const q = url.searchParams;
+    expect(headers).toEqual({ 'content-type': 'application/pdf', 'if-none-match': '*' });
+    expect(q.get('X-Amz-Credential')).toMatch(new RegExp(`^${bob.accessKeyId}/`));
+    expect(q.get('X-Amz-Security-Token')).toBe(bob.sessionToken);
+    expect(q.get('X-Amz-Expires')).toBe('900');
+    expect(q.get('X-Amz-SignedHeaders')!.split(';')).toEqual(
+      expect.arrayContaining(['host', 'if-none-match', 'content-type']),
+    );
+    const names = [...q.keys()].map((k) => k.toLowerCase());
+    expect(names).not.toContain('x-amz-checksum-crc32');
+    expect(names).not.toContain('x-amz-sdk-checksum-algorithm');
+    expect(verifyPresigned('PUT', url, bob.secretAccessKey, headers)).toBe(true);
+    // A browser that changed the type or dropped the precondition would not match the signature.
+    expect(
+      verifyPresigned('PUT', url, bob.secretAccessKey, { ...headers, 'content-type': 'text/html' }),
+    ).toBe(false);
+    expect(
+      verifyPresigned('PUT', url, bob.secretAccessKey, { ...headers, 'if-none-match': '' }),
+    ).toBe(false);
+  });
+
+  test('sandbox: the endpoint override with path-style addressing', async () => {
+    const storage = createUserStorage({ config: sandboxConfig });
+    const get = new URL(await storage.presignGet(alice, `${PREFIX}a.txt`, 'a.txt', 60));
+    const put = new URL((await storage.presignPut(alice, `${PREFIX}b.txt`, 'text/plain', 60)).url);
+    for (const url of [get, put]) {
+      expect(url.origin).toBe('https://127.0.0.1:4566');
+      expect(url.pathname.startsWith(`/user-data-bucket/${PREFIX}`)).toBe(true);
+      expect(url.searchParams.get('X-Amz-Credential')).toContain('/eu-west-1/s3/');
+    }
+    expect(verifyPresigned('GET', get, alice.secretAccessKey, {})).toBe(true);
+  });
+});
+
+describe('attachmentDisposition (RFC 6266 / RFC 5987)', () => {
+  test.each([
+    ['report.pdf', `attachment; filename="report.pdf"; filename*=UTF-8''report.pdf`],
+    [
+      'Q1 résumé (final).pdf',
+      `attachment; filename="Q1 r_sum_ (final).pdf"; filename*=UTF-8''Q1%20r%C3%A9sum%C3%A9%20%28final%29.pdf`,
+    ],
+    ['a"b\\c%d.txt', `attachment; filename="a_b_c_d.txt"; filename*=UTF-8''a%22b%5Cc%25d.txt`],
+    ["it's*.txt", `attachment; filename="it's*.txt"; filename*=UTF-8''it%27s%2A.txt`],
+    ['日本.txt', `attachment; filename="__.txt"; filename*=UTF-8''%E6%97%A5%E6%9C%AC.txt`],
+  ])('%j', (name, expected) => {
+    expect(attachmentDisposition(name)).toBe(expected);
+  });
+
+  test('no header injection: control characters never appear raw', () => {
+    const value = attachmentDisposition('x\r\nSet-Cookie: a=b\u0000.txt');
+    expect(value).not.toMatch(/[\u0000-\u001f\u007f]/);
+    expect(value).toContain("filename*=UTF-8''x%0D%0ASet-Cookie%3A%20a%3Db%00.txt");
+  });
+
+  test('a lone surrogate does not throw', () => {
+    expect(attachmentDisposition('bad\ud800name')).toContain('bad%EF%BF%BDname');
+  });
+
+  test('an empty name still yields a filename', () => {
+    expect(attachmentDisposition('')).toBe(
+      `attachment; filename="download"; filename*=UTF-8''download`,
+    );
+  });
+});
