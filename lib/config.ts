@@ -9,6 +9,16 @@ import {
 } from './providers';
 import { validateSessionOptions, validateTrustExtras } from './web-identity-role';
 import { UserDataEncryption, validateBucketOptions } from './user-data-bucket';
+import {
+  DEFAULT_LOG_RETENTION_DAYS,
+  DEFAULT_THROTTLE,
+  validateBaseUrl,
+  validateCertificateArn,
+  validateDomainName,
+  validateLogRetentionDays,
+  validateThrottle,
+  validateClientSecretArn,
+} from './callback-app';
 
 /**
  * The configuration of one stage (`config/<stage>.json`), validated as a whole: every
@@ -19,6 +29,8 @@ const strings = z.array(z.string());
 const extras = {
   /** Only these subjects may sign in (exact ids). */
   allowedSubjects: strings.optional(),
+  /** An existing Secrets Manager secret holding the OAuth client secret; otherwise one is created. */
+  clientSecretArn: z.string().optional(),
   /** Free text for humans; ignored. */
   $comment: z.string().optional(),
 };
@@ -94,10 +106,36 @@ const configSchema = z.strictObject({
     }),
   app: z
     .strictObject({
+      $comment: z.string().optional(),
       /** Origins of the web app that upload and download with presigned URLs (CORS). */
       origins: strings.default([]),
+      /** A custom domain for the callback app. */
+      domain: z
+        .strictObject({
+          $comment: z.string().optional(),
+          name: z.string(),
+          hostedZoneId: z.string().optional(),
+          hostedZoneName: z.string().optional(),
+          certificateArn: z.string().optional(),
+        })
+        .optional(),
+      /** Default stage throttling of the HTTP API. */
+      throttle: z
+        .strictObject({
+          rateLimit: z.number().default(DEFAULT_THROTTLE.rateLimit),
+          burstLimit: z.number().default(DEFAULT_THROTTLE.burstLimit),
+        })
+        .default({ ...DEFAULT_THROTTLE }),
+      /** Retention of the function's logs and the API access logs. */
+      logRetentionDays: z.number().default(DEFAULT_LOG_RETENTION_DAYS),
+      /** Public base URL, when the app is reached through something else (a CDN, the sandbox). */
+      baseUrl: z.string().optional(),
     })
-    .default({ origins: [] }),
+    .default({
+      origins: [],
+      throttle: { ...DEFAULT_THROTTLE },
+      logRetentionDays: DEFAULT_LOG_RETENTION_DAYS,
+    }),
   session: z
     .strictObject({
       maxSessionDurationSeconds: z.number().default(3600),
@@ -123,6 +161,18 @@ export interface ProviderConfig {
   readonly provider: Provider;
   readonly allowedSubjects?: string[];
   readonly amr?: string[];
+  /** An existing secret with the OAuth client secret; otherwise the stack creates one. */
+  readonly clientSecretArn?: string;
+}
+
+/** The callback app's custom domain. */
+export interface AppDomainConfig {
+  /** The host name, e.g. `files.example.com`. */
+  readonly name: string;
+  /** A Route 53 public hosted zone for the DNS validation and the alias records. */
+  readonly hostedZone?: { readonly id: string; readonly name: string };
+  /** An existing ACM certificate in the stack's region. */
+  readonly certificateArn?: string;
 }
 
 /** The validated, typed configuration of one stage. */
@@ -138,7 +188,13 @@ export interface StageConfig {
     readonly accessLogRetentionDays: number;
     readonly destroyOnDelete: boolean;
   };
-  readonly app: { readonly origins: readonly string[] };
+  readonly app: {
+    readonly origins: readonly string[];
+    readonly domain?: AppDomainConfig;
+    readonly throttle: { readonly rateLimit: number; readonly burstLimit: number };
+    readonly logRetentionDays: number;
+    readonly baseUrl?: string;
+  };
   readonly session: {
     readonly maxSessionDurationSeconds: number;
     readonly durationSeconds: number;
@@ -199,13 +255,27 @@ export function parseStageConfig(
       provider: toProvider(p),
       allowedSubjects: p.allowedSubjects,
       amr: 'amr' in p ? p.amr : undefined,
+      clientSecretArn: p.clientSecretArn,
     })),
     bucket: {
       ...cfg.bucket,
       encryption:
         cfg.bucket.encryption === 'kms' ? UserDataEncryption.KMS : UserDataEncryption.S3_MANAGED,
     },
-    app: cfg.app,
+    app: {
+      origins: cfg.app.origins,
+      domain: cfg.app.domain && {
+        name: cfg.app.domain.name,
+        hostedZone:
+          cfg.app.domain.hostedZoneId !== undefined && cfg.app.domain.hostedZoneName !== undefined
+            ? { id: cfg.app.domain.hostedZoneId, name: cfg.app.domain.hostedZoneName }
+            : undefined,
+        certificateArn: cfg.app.domain.certificateArn,
+      },
+      throttle: cfg.app.throttle,
+      logRetentionDays: cfg.app.logRetentionDays,
+      baseUrl: cfg.app.baseUrl,
+    },
     session: { ...cfg.session, durationSeconds },
   };
 }
@@ -274,6 +344,13 @@ function domainProblems(cfg: ParsedConfig): string[] {
         break;
       }
     }
+    if (p.clientSecretArn !== undefined) {
+      problems.push(
+        ...validateClientSecretArn(p.clientSecretArn, cfg.env.region).map(
+          (m) => `providers[${i}].clientSecretArn: ${m}`,
+        ),
+      );
+    }
     problems.push(
       ...at(
         i,
@@ -320,6 +397,7 @@ function domainProblems(cfg: ParsedConfig): string[] {
       corsOrigins: cfg.app.origins,
     }).map((m) => (m.startsWith('CORS') ? `app.origins: ${m}` : `bucket: ${m}`)),
   );
+  problems.push(...appProblems(cfg));
   for (const origin of cfg.app.origins) {
     // 52: outside the sandbox, cookies marked Secure and the IdPs need HTTPS.
     if (!cfg.sandbox && origin.startsWith('http://')) {
@@ -327,6 +405,61 @@ function domainProblems(cfg: ParsedConfig): string[] {
         `app.origins: ${JSON.stringify(origin)} is not HTTPS; outside the sandbox the app must be served over https:// (set "sandbox": true only for the local stage).`,
       );
     }
+  }
+  return problems;
+}
+
+/** The callback app's settings: domain and certificate (51), base URL (52), limits. */
+function appProblems(cfg: ParsedConfig): string[] {
+  const { app, sandbox, env } = cfg;
+  const problems: string[] = [];
+  const domain = app.domain;
+  if (domain) {
+    problems.push(...validateDomainName(domain.name).map((m) => `app.domain.name: ${m}`));
+    const { hostedZoneId, hostedZoneName, certificateArn } = domain;
+    const zone = hostedZoneId !== undefined || hostedZoneName !== undefined;
+    if (!zone && certificateArn === undefined) {
+      problems.push(
+        `app.domain: ${JSON.stringify(domain.name)} needs a certificate; give hostedZoneId and hostedZoneName (a Route 53 public hosted zone of the domain: a DNS-validated certificate and the alias records are created), or certificateArn (an existing ACM certificate in the stack's region).`,
+      );
+    }
+    if (zone && (hostedZoneId === undefined || hostedZoneName === undefined)) {
+      problems.push(
+        `app.domain: hostedZoneId and hostedZoneName go together, got ${hostedZoneId === undefined ? 'only hostedZoneName' : 'only hostedZoneId'}; copy both from the Route 53 console (Hosted zone details).`,
+      );
+    }
+    if (hostedZoneId !== undefined && !/^Z[A-Z0-9]{1,31}$/.test(hostedZoneId)) {
+      problems.push(
+        `app.domain.hostedZoneId: must look like Z0123456789ABCDEFGHIJ (without "/hostedzone/"), got ${JSON.stringify(hostedZoneId)}.`,
+      );
+    }
+    if (hostedZoneName !== undefined) {
+      const nameProblems = validateDomainName(hostedZoneName);
+      problems.push(...nameProblems.map((m) => `app.domain.hostedZoneName: ${m}`));
+      if (
+        nameProblems.length === 0 &&
+        domain.name !== hostedZoneName &&
+        !domain.name.endsWith('.' + hostedZoneName)
+      ) {
+        problems.push(
+          `app.domain: ${JSON.stringify(domain.name)} is not in the hosted zone ${JSON.stringify(hostedZoneName)}; use the zone that holds the domain (the certificate is validated and the records are created there).`,
+        );
+      }
+    }
+    if (certificateArn !== undefined) {
+      problems.push(
+        ...validateCertificateArn(certificateArn, env.region).map(
+          (m) => `app.domain.certificateArn: ${m}`,
+        ),
+      );
+    }
+  }
+  problems.push(...validateThrottle(app.throttle).map((m) => `app.throttle: ${m}`));
+  problems.push(
+    ...validateLogRetentionDays(app.logRetentionDays).map((m) => `app.logRetentionDays: ${m}`),
+  );
+  if (app.baseUrl !== undefined) {
+    problems.push(...validateBaseUrl(app.baseUrl, sandbox).map((m) => `app.baseUrl: ${m}`));
   }
   return problems;
 }

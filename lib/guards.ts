@@ -1,4 +1,4 @@
-import { CfnResource, Stack } from 'aws-cdk-lib';
+import { CfnResource, Stack, Token } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 import { POLICY_VARIABLE_PATTERN } from './policy-variables';
 import { USER_BUCKET_ACTIONS, USER_OBJECT_ACTIONS } from './web-identity-role';
@@ -418,6 +418,93 @@ export function findUnsafeFederation(template: CfnTemplate): string[] {
   return errors;
 }
 
+/** Where a template's resources are deployed, when known at synth time. */
+export interface TemplateContext {
+  /** The stack's region; undefined for environment-agnostic stacks. */
+  readonly region?: string;
+}
+
+const ACM_ARN_REGION = /^arn:aws[a-z-]*:acm:([a-z0-9-]+):/;
+
+/**
+ * Synthesis-time refusals for the app's endpoints (SECURITY-CATALOG 51, 52): a custom
+ * domain whose certificate is in the wrong region, and a callback app whose redirect
+ * URIs would not be HTTPS outside the sandbox. Pure, like `findUnsafeFederation`.
+ */
+export function findUnsafeAppEndpoints(
+  template: CfnTemplate,
+  context: TemplateContext = {},
+): string[] {
+  const errors: string[] = [];
+  const regionOf = (arn: unknown): string | undefined =>
+    typeof arn === 'string' ? ACM_ARN_REGION.exec(arn)?.[1] : undefined;
+  // A certificate created in this template is in the stack's region: only literal ARNs
+  // (imported certificates) can be wrong.
+  const regional = (where: string, arn: unknown) => {
+    const region = regionOf(arn);
+    if (region === undefined) return;
+    if (context.region === undefined) {
+      errors.push(
+        `[catalog 51] ${where}: a regional custom domain uses a certificate in ${region}, but the stack's region is not known at synth time; set the stack's env.region so it can be checked (regional endpoints such as HTTP APIs need a certificate in their own region).`,
+      );
+    } else if (region !== context.region) {
+      errors.push(
+        `[catalog 51] ${where}: a regional custom domain uses a certificate in ${region}, but the stack is in ${context.region}; regional endpoints such as HTTP APIs need a certificate in their own region. Use a certificate from ${context.region}.`,
+      );
+    }
+  };
+  const edge = (where: string, arn: unknown) => {
+    const region = regionOf(arn);
+    if (region !== undefined && region !== 'us-east-1') {
+      errors.push(
+        `[catalog 51] ${where}: an edge-optimized or CloudFront custom domain needs a certificate in us-east-1, got one in ${region}.`,
+      );
+    }
+  };
+  for (const [id, r] of Object.entries(template.Resources ?? {})) {
+    const p = (r.Properties ?? {}) as Record<string, unknown>;
+    switch (r.Type) {
+      case 'AWS::ApiGatewayV2::DomainName':
+        for (const c of asArray(
+          p.DomainNameConfigurations as { EndpointType?: string; CertificateArn?: unknown }[],
+        )) {
+          if (String(c.EndpointType ?? 'REGIONAL').toUpperCase() === 'EDGE') {
+            edge(id, c.CertificateArn);
+          } else {
+            regional(id, c.CertificateArn);
+          }
+        }
+        break;
+      case 'AWS::ApiGateway::DomainName':
+        regional(id, p.RegionalCertificateArn);
+        edge(id, p.CertificateArn);
+        break;
+      case 'AWS::CloudFront::Distribution': {
+        const config = p.DistributionConfig as
+          { ViewerCertificate?: { AcmCertificateArn?: unknown } } | undefined;
+        edge(id, config?.ViewerCertificate?.AcmCertificateArn);
+        break;
+      }
+      case 'AWS::Lambda::Function': {
+        // 52: the app derives its redirect URIs from APP_CONFIG.baseUrl (catalog 8).
+        const env = p.Environment as { Variables?: Record<string, unknown> } | undefined;
+        const appConfig = env?.Variables?.APP_CONFIG;
+        if (appConfig === undefined) break;
+        const text = flatten(appConfig);
+        const baseUrl = /"baseUrl":"([^"]*)"/.exec(text)?.[1];
+        const literal = baseUrl !== undefined && !baseUrl.startsWith('@');
+        if (literal && !/^https:\/\//.test(baseUrl) && !/"sandbox":true[,}]/.test(text)) {
+          errors.push(
+            `[catalog 52] ${id}: APP_CONFIG baseUrl ${JSON.stringify(baseUrl)} is not HTTPS outside the sandbox; the redirect URIs (<baseUrl>/oauth2callback/<provider>) and the Secure cookies need https://.`,
+          );
+        }
+        break;
+      }
+    }
+  }
+  return errors;
+}
+
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
@@ -429,6 +516,13 @@ function escapeRegExp(s: string): string {
 export function addFederationGuards(scope: IConstruct): void {
   scope.node.addValidation({
     validate: () => findUnsafeFederation(renderTemplate(Stack.of(scope))),
+  });
+  scope.node.addValidation({
+    validate: () => {
+      const stack = Stack.of(scope);
+      const region = Token.isUnresolved(stack.region) ? undefined : stack.region;
+      return findUnsafeAppEndpoints(renderTemplate(stack), { region });
+    },
   });
 }
 

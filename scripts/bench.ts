@@ -5,7 +5,9 @@
  * a section to SECTIONS.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import { handlerSections, synthesizedBundle } from './bench-handler';
 import {
   BenchOptions,
   BenchSection,
@@ -125,7 +127,20 @@ const cliSection: BenchSection = {
   },
 };
 
-const SECTIONS: BenchSection[] = [synthSection, cliSection];
+let bundleDir: string | undefined;
+let bundlePath: string | undefined;
+/** The callback bundle, synthesized once per bench run into a temp dir. */
+function bundle(opts: BenchOptions): string {
+  bundleDir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'wif-bench-bundle-'));
+  bundlePath ??= synthesizedBundle(opts, bundleDir);
+  return bundlePath;
+}
+
+const SECTIONS = (opts: BenchOptions): BenchSection[] => [
+  synthSection,
+  cliSection,
+  ...handlerSections(() => bundle(opts)),
+];
 
 function main(): number {
   let opts: BenchOptions;
@@ -136,10 +151,10 @@ function main(): number {
     return 2;
   }
   try {
-    const table = runSections(SECTIONS, opts);
+    const table = runSections(SECTIONS(opts), opts);
     console.log(
       [
-        `Synth benchmark: medians of ${opts.runs} fresh processes per app row (${opts.cliRuns} for cdk synth), ` +
+        `Benchmark: medians of ${opts.runs} fresh processes per app row (${opts.cliRuns} for cdk synth), ` +
           `1 warm-up run each not counted, ${opts.timeoutMs / 1000} s limit per run`,
         `Machine: ${machineInfo()}`,
         '',
@@ -150,6 +165,8 @@ function main(): number {
   } catch (e) {
     console.error(`bench: ${(e as Error).message}`);
     return 1;
+  } finally {
+    if (bundleDir) fs.rmSync(bundleDir, { recursive: true, force: true });
   }
 }
 

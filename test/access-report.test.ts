@@ -165,9 +165,14 @@ describe('access report', () => {
     expect(edges).toHaveLength(8);
   });
 
-  test('the guards pass on the synthesized template and there are no other roles', () => {
+  test('the guards pass; the only other role is the app execution role, with no S3 access', () => {
     expect(md).toContain('**Synth-time guards: pass**');
-    expect(section(md, '## Other roles')).toContain('None');
+    const others = section(md, '## Other roles');
+    expect(others.match(/^### /gm)).toHaveLength(1);
+    expect(others).toContain('### CallbackAppExecutionRole');
+    expect(others).toContain('AWS service `lambda.amazonaws.com`');
+    expect(others).toContain('`secretsmanager:GetSecretValue`');
+    expect(others).not.toMatch(/`s3:/);
   });
 
   test('a role added to the template shows up under other roles, and the guards flag it', () => {

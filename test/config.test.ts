@@ -204,6 +204,145 @@ describe('stage config', () => {
     ]);
   });
 
+  test('app defaults: no domain, 20/s throttle with bursts of 40, 30 days of logs', () => {
+    const config = parseStageConfig('t', {
+      providers: [{ type: 'facebook', appId: '1234567890' }],
+    });
+    expect(config.app).toEqual({
+      origins: [],
+      domain: undefined,
+      throttle: { rateLimit: 20, burstLimit: 40 },
+      logRetentionDays: 30,
+      baseUrl: undefined,
+    });
+    expect(config.providers[0].clientSecretArn).toBeUndefined();
+  });
+
+  test('app settings: domain with a hosted zone or a certificate, throttle, retention, base URL', () => {
+    const raw = testRawConfig({
+      app: {
+        origins: ['https://files.example.com'],
+        domain: {
+          name: 'files.example.com',
+          hostedZoneId: 'Z0123456789ABCDEFGHIJ',
+          hostedZoneName: 'example.com',
+        },
+        throttle: { rateLimit: 5.5 },
+        logRetentionDays: 90,
+        baseUrl: 'https://files.example.com',
+      },
+    });
+    raw.providers[2] = {
+      ...raw.providers[2],
+      clientSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:fb-client-a1B2c3',
+    } as never;
+    const config = parseStageConfig('t', raw);
+    expect(config.app).toEqual({
+      origins: ['https://files.example.com'],
+      domain: {
+        name: 'files.example.com',
+        hostedZone: { id: 'Z0123456789ABCDEFGHIJ', name: 'example.com' },
+        certificateArn: undefined,
+      },
+      throttle: { rateLimit: 5.5, burstLimit: 40 },
+      logRetentionDays: 90,
+      baseUrl: 'https://files.example.com',
+    });
+    expect(config.providers[2].clientSecretArn).toBe(
+      'arn:aws:secretsmanager:eu-west-1:123456789012:secret:fb-client-a1B2c3',
+    );
+  });
+
+  test('domain: needs a hosted zone (both id and name) or a certificate, and must be in the zone', () => {
+    const domain = (d: Record<string, string>) =>
+      problems(testRawConfig({ app: { domain: d as never } }));
+    expect(domain({ name: 'files.example.com' })).toEqual([
+      expect.stringMatching(
+        /^app\.domain: "files\.example\.com" needs a certificate; give hostedZoneId and hostedZoneName .* or certificateArn/,
+      ),
+    ]);
+    expect(domain({ name: 'files.example.com', hostedZoneId: 'Z0123456789ABCDEFGHIJ' })).toEqual([
+      expect.stringMatching(
+        /^app\.domain: hostedZoneId and hostedZoneName go together, got only hostedZoneId/,
+      ),
+    ]);
+    expect(
+      domain({ name: 'files.example.org', hostedZoneId: 'Z0123', hostedZoneName: 'example.com' }),
+    ).toEqual([
+      expect.stringMatching(
+        /^app\.domain: "files\.example\.org" is not in the hosted zone "example\.com"/,
+      ),
+    ]);
+    expect(
+      domain({
+        name: 'Files.Example.com/',
+        hostedZoneId: '/hostedzone/Z0123',
+        hostedZoneName: 'example.com.',
+      }),
+    ).toEqual([
+      expect.stringMatching(
+        /^app\.domain\.name: must be a lower-case host name .*got "Files\.Example\.com\/"/,
+      ),
+      expect.stringMatching(
+        /^app\.domain\.hostedZoneId: must look like Z0123456789ABCDEFGHIJ \(without "\/hostedzone\/"\), got "\/hostedzone\/Z0123"/,
+      ),
+      expect.stringMatching(
+        /^app\.domain\.hostedZoneName: must be a lower-case host name .*got "example\.com\."/,
+      ),
+    ]);
+    expect(domain({ name: 'files.example.com', certificateArn: 'cert-123' })).toEqual([
+      expect.stringMatching(
+        /^app\.domain\.certificateArn: must be an ACM certificate ARN, .*got "cert-123"/,
+      ),
+    ]);
+  });
+
+  test('throttle, log retention and base URL are checked with the fix in the message', () => {
+    const found = problems(
+      testRawConfig({
+        app: {
+          throttle: { rateLimit: 0, burstLimit: 2.5 },
+          logRetentionDays: 31,
+          baseUrl: 'https://files.example.com/app/',
+        },
+      }),
+    );
+    expect(found).toEqual([
+      expect.stringMatching(
+        /^app\.throttle: rateLimit must be requests per second above 0 and at most 10000 .*got 0/,
+      ),
+      expect.stringMatching(
+        /^app\.throttle: burstLimit must be a whole number of requests from 1 to 5000 .*got 2\.5/,
+      ),
+      expect.stringMatching(
+        /^app\.logRetentionDays: must be one of the periods CloudWatch Logs accepts \(1, 3, 5, 7, 14, 30, 60, 90, .*3653\), got 31/,
+      ),
+      expect.stringMatching(
+        /^app\.baseUrl: must be scheme:\/\/host\[:port\] without path, query or trailing slash .*got "https:\/\/files\.example\.com\/app\/"/,
+      ),
+    ]);
+  });
+
+  test('clientSecretArn: a complete Secrets Manager ARN in the stack region', () => {
+    const withSecret = (arn: string) => {
+      const raw = testRawConfig();
+      raw.providers[0] = { ...raw.providers[0], clientSecretArn: arn } as never;
+      return problems(raw);
+    };
+    expect(withSecret('arn:aws:secretsmanager:eu-west-1:123456789012:secret:amazon')).toEqual([
+      expect.stringMatching(
+        /^providers\[0\]\.clientSecretArn: must be the complete ARN of a Secrets Manager secret, .*<name>-<6 characters>.*got "arn:aws:secretsmanager:eu-west-1:123456789012:secret:amazon"/,
+      ),
+    ]);
+    expect(
+      withSecret('arn:aws:secretsmanager:us-east-1:123456789012:secret:amazon-AbC123'),
+    ).toEqual([
+      expect.stringMatching(
+        /^providers\[0\]\.clientSecretArn: the secret is in us-east-1, but the app runs in eu-west-1/,
+      ),
+    ]);
+  });
+
   test('stage names must be usable in a stack name', () => {
     expect(problems(testRawConfig(), 'Prod Stage')).toEqual([
       expect.stringMatching(/stage name "Prod Stage" must be/),
@@ -212,7 +351,7 @@ describe('stage config', () => {
 });
 
 describe('bin/app.ts (cdk synth entry)', () => {
-  const run = (context: Record<string, string>) => {
+  const run = (context: Record<string, string | string[]>) => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'wif-synth-'));
     const result = spawnSync(
       process.execPath,
@@ -259,7 +398,8 @@ describe('bin/app.ts (cdk synth entry)', () => {
   });
 
   test('synthesizes the example stage', () => {
-    const r = run({ stage: 'example' });
+    // Bundling is proven once, in test/callback-app.test.ts.
+    const r = run({ stage: 'example', 'aws:cdk:bundling-stacks': [] });
     expect(r.stderr).not.toMatch(/Error/);
     expect(r.status).toBe(0);
     expect(fs.existsSync(path.join(r.out, 'WebIdFederation-example.template.json'))).toBe(true);

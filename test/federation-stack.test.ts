@@ -43,9 +43,17 @@ const FAMILIES = [
 describe('web identity roles', () => {
   const template = synthTemplate();
 
-  test('one role per provider, nothing more', () => {
-    template.resourceCountIs('AWS::IAM::Role', FAMILIES.length);
-    template.resourceCountIs('AWS::IAM::Policy', FAMILIES.length);
+  test('one role per provider, and only the callback app role besides', () => {
+    const roles = Object.values(template.findResources('AWS::IAM::Role'));
+    const principals = roles.map(
+      (r) => r.Properties.AssumeRolePolicyDocument.Statement[0].Principal,
+    );
+    expect(principals.filter((p) => p.Federated !== undefined)).toHaveLength(FAMILIES.length);
+    // The callback app's function role (no user data access: test/callback-app.test.ts).
+    expect(principals.filter((p) => p.Federated === undefined)).toEqual([
+      { Service: 'lambda.amazonaws.com' },
+    ]);
+    template.resourceCountIs('AWS::IAM::Policy', FAMILIES.length + 1);
     template.resourceCountIs('AWS::IAM::ManagedPolicy', 0);
     template.resourceCountIs('AWS::IAM::User', 0);
   });
@@ -109,7 +117,8 @@ describe('web identity roles', () => {
       Url: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123',
       ClientIdList: ['1example23456789abcdefghij'],
     });
-    template.resourceCountIs('AWS::Lambda::Function', 0);
+    // The one function is the callback app's; no custom resource provider.
+    template.resourceCountIs('AWS::Lambda::Function', 1);
     template.resourceCountIs('Custom::AWSCDKOpenIdConnectProvider', 0);
   });
 
@@ -344,7 +353,8 @@ describe('user data bucket', () => {
     for (const b of Object.values(t.findResources('AWS::S3::Bucket'))) {
       expect(b.DeletionPolicy).toBe('Delete');
     }
-    t.resourceCountIs('AWS::Lambda::Function', 0);
+    // The one function is the callback app's; no auto-delete custom resource.
+    t.resourceCountIs('AWS::Lambda::Function', 1);
     t.resourceCountIs('Custom::S3AutoDeleteObjects', 0);
   });
 });

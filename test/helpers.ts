@@ -35,12 +35,25 @@ export function testConfig(overrides: Partial<RawStageConfig> = {}, stage = 'tes
   return parseStageConfig(stage, testRawConfig(overrides));
 }
 
-/** Builds the stage into a fresh app (CloudFormation validation plugin off: unit tests only). */
+/**
+ * Context that skips asset bundling in every stack (aws-cdk-lib reads it in
+ * `Stack.bundlingRequired`): the function's asset is then the unbundled project root with
+ * a hash derived from the construct path, so unit tests need no esbuild run. One test in
+ * test/callback-app.test.ts bundles for real.
+ */
+export const SKIP_BUNDLING = { 'aws:cdk:bundling-stacks': [] as string[] };
+
+/** A fresh app for unit tests: no bundling, no CloudFormation validation plugin. */
+export function testApp(): App {
+  return new App({ builtinCloudFormationValidation: false, context: { ...SKIP_BUNDLING } });
+}
+
+/** Builds the stage into a fresh app (no bundling, no CloudFormation validation plugin). */
 export function buildTestStack(config: StageConfig = testConfig()): {
   app: App;
   stack: FederationStack;
 } {
-  const app = new App({ builtinCloudFormationValidation: false });
+  const app = testApp();
   const { federation } = buildStage(app, config);
   return { app, stack: federation };
 }

@@ -3,11 +3,11 @@ import { Template } from 'aws-cdk-lib/assertions';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { parseStageConfig } from '../lib/config';
 import { buildStage } from '../lib/stage';
-import { exampleRawConfig, testConfig } from './helpers';
-
+import { exampleRawConfig, testApp, testConfig, testRawConfig } from './helpers';
 
 /** Synthesizes with cdk-nag AwsSolutions; returns the unacknowledged findings (the synth error). */
 function unacknowledgedFindings(app: App): string {
@@ -32,22 +32,48 @@ function acknowledgements(app: App): { path: string; id: string; reason: string 
 }
 
 describe('cdk-nag AwsSolutions', () => {
+  const withDomain = testRawConfig({
+    app: {
+      origins: ['https://files.example.com'],
+      domain: {
+        name: 'files.example.com',
+        hostedZoneId: 'Z0123456789ABCDEFGHIJ',
+        hostedZoneName: 'example.com',
+      },
+    },
+  });
+  withDomain.providers[1] = {
+    ...withDomain.providers[1],
+    clientSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:google-AbC123',
+  } as never;
+
   test.each([
-    ['S3-managed', testConfig()],
-    ['KMS', testConfig({ bucket: { encryption: 'kms' } })],
-  ])('zero unacknowledged findings (%s encryption)', (_name, config) => {
-    const app = new App({ builtinCloudFormationValidation: false });
+    ['S3-managed encryption', testConfig()],
+    ['KMS encryption', testConfig({ bucket: { encryption: 'kms' } })],
+    ['custom domain, an existing client secret', parseStageConfig('test', withDomain)],
+  ])('zero unacknowledged findings (%s)', (_name, config) => {
+    const app = testApp();
     buildStage(app, config);
     expect(unacknowledgedFindings(app)).toBe('');
   });
 
   test('each acknowledgement names the exact finding and gives a reason', () => {
-    const app = new App({ builtinCloudFormationValidation: false });
+    const app = testApp();
     buildStage(app, testConfig());
     const acks = acknowledgements(app);
     expect(acks.map((a) => `${a.path} ${a.id}`).sort()).toEqual(
       [
         'WebIdFederation-test/AmazonUsers AwsSolutions-IAM5[Resource::<UserDataBucket2CB32F9C.Arn>/users/amazon/<www.amazon.com:user_id>/*]',
+        // Callback app: public sign-in routes, IdP-issued client secrets, a cookie key ring,
+        // a deliberately pinned runtime (reasons in lib/callback-app.ts).
+        'WebIdFederation-test/CallbackApp/Api/GET-- AwsSolutions-APIG4',
+        'WebIdFederation-test/CallbackApp/Api/ANY--{proxy+} AwsSolutions-APIG4',
+        'WebIdFederation-test/CallbackApp/AmazonClientSecret AwsSolutions-SMG4',
+        'WebIdFederation-test/CallbackApp/GoogleClientSecret AwsSolutions-SMG4',
+        'WebIdFederation-test/CallbackApp/FacebookClientSecret AwsSolutions-SMG4',
+        'WebIdFederation-test/CallbackApp/CognitoClientSecret AwsSolutions-SMG4',
+        'WebIdFederation-test/CallbackApp/CookieKeySecret AwsSolutions-SMG4',
+        'WebIdFederation-test/CallbackApp/Function AwsSolutions-L1',
         'WebIdFederation-test/CognitoUsers AwsSolutions-IAM5[Resource::<UserDataBucket2CB32F9C.Arn>/users/cognito/<cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123:sub>/*]',
         'WebIdFederation-test/FacebookUsers AwsSolutions-IAM5[Resource::<UserDataBucket2CB32F9C.Arn>/users/facebook/<graph.facebook.com:id>/*]',
         'WebIdFederation-test/GoogleUsers AwsSolutions-IAM5[Resource::<UserDataBucket2CB32F9C.Arn>/users/google/<accounts.google.com:sub>/*]',
@@ -57,8 +83,15 @@ describe('cdk-nag AwsSolutions', () => {
     for (const a of acks) expect(a.reason.length).toBeGreaterThan(30);
   });
 
+  test('an acknowledgement covers its own construct only: an unacknowledged secret is a finding', () => {
+    const app = testApp();
+    const { federation } = buildStage(app, testConfig());
+    new secretsmanager.Secret(federation.callbackApp, 'Extra');
+    expect(unacknowledgedFindings(app)).toMatch(/AwsSolutions-SMG4/);
+  });
+
   test('a wildcard outside the acknowledged own prefix is still a finding', () => {
-    const app = new App({ builtinCloudFormationValidation: false });
+    const app = testApp();
     const { federation } = buildStage(app, testConfig());
     // Not a web identity role, so the federation guards let it through; nag must not.
     const role = new iam.Role(federation, 'Other', {
@@ -77,7 +110,7 @@ function normalize(template: Record<string, unknown>): unknown {
 }
 
 test('snapshot: federation stack of the example stage', () => {
-  const app = new App({ builtinCloudFormationValidation: false });
+  const app = testApp();
   const { federation } = buildStage(app, parseStageConfig('example', exampleRawConfig()));
   expect(normalize(Template.fromStack(federation).toJSON())).toMatchSnapshot();
 });

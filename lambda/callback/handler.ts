@@ -1,0 +1,64 @@
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { type App, createApp } from './app';
+import { parseAppConfig } from './config';
+import type { HttpRequest, HttpResponse } from './http';
+import { parseCookies } from './http';
+import { createIdentityProviders } from './idp';
+import { createSecretsManagerStore, createStaticSecretStore } from './secrets';
+import { createUserStorage } from './storage';
+import { createTokenExchange } from './sts';
+
+/** API Gateway HTTP API (payload v2) adapter: event in, plain request to the core, result out. */
+
+export function toRequest(event: APIGatewayProxyEventV2): HttpRequest {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(event.headers ?? {}))
+    if (v !== undefined) headers[k.toLowerCase()] = v;
+  const body = event.body
+    ? event.isBase64Encoded
+      ? Buffer.from(event.body, 'base64').toString('utf8')
+      : event.body
+    : '';
+  return {
+    method: event.requestContext.http.method.toUpperCase(),
+    path: event.rawPath,
+    rawQuery: event.rawQueryString ?? '',
+    headers,
+    cookies: parseCookies(event.cookies ?? (headers.cookie ? [headers.cookie] : [])),
+    body,
+    requestId: event.requestContext.requestId,
+  };
+}
+
+export function toResult(res: HttpResponse): APIGatewayProxyStructuredResultV2 {
+  return { statusCode: res.status, headers: res.headers, cookies: res.cookies, body: res.body };
+}
+
+/** Builds the app from the environment, once per container. */
+export function appFromEnvironment(env: NodeJS.ProcessEnv = process.env): App {
+  const config = parseAppConfig(env.APP_CONFIG);
+  const clock = { now: () => Date.now() };
+  // Sandbox only: secrets handed over in the environment instead of Secrets Manager.
+  const secrets =
+    config.sandbox && env.APP_SECRETS
+      ? createStaticSecretStore(JSON.parse(env.APP_SECRETS))
+      : createSecretsManagerStore(config, clock);
+  return createApp({
+    config,
+    clock,
+    secrets,
+    idp: createIdentityProviders({ secrets, clock }),
+    sts: createTokenExchange({ config }),
+    storage: createUserStorage({ config }),
+    log: (entry) => console.log(JSON.stringify(entry)),
+  });
+}
+
+let app: App | undefined;
+
+export const handler = async (
+  event: APIGatewayProxyEventV2,
+): Promise<APIGatewayProxyStructuredResultV2> => {
+  app ??= appFromEnvironment();
+  return toResult(await app(toRequest(event)));
+};
