@@ -73,7 +73,7 @@ export function filesPage(v: FilesView): string {
       ? '<p id="empty">No files yet. Upload your first one below.</p>'
       : `<table>
 <caption>Your files</caption>
-<thead><tr><th scope="col">Name</th><th scope="col">Size</th><th scope="col">Modified (UTC)</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
+<thead><tr><th scope="col">Name</th><th scope="col" class="size">Size</th><th scope="col">Modified (UTC)</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
 <tbody>
 ${rows}
 </tbody>
