@@ -25,6 +25,12 @@ const providerSchema = z.object({
   authorizationEndpoint: z.optional(url),
   tokenEndpoint: z.optional(url),
   profileEndpoint: z.optional(url),
+  /**
+   * OIDC families: with issuer, authorizationEndpoint, tokenEndpoint and jwksUri all
+   * given, the metadata is taken as configured instead of discovered (the sandbox).
+   */
+  jwksUri: z.optional(url),
+  userinfoEndpoint: z.optional(url),
   scopes: z.optional(z.array(z.string())),
   /** The provider's web identity role. */
   roleArn: z.string().check(z.regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/)),

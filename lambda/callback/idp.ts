@@ -165,7 +165,7 @@ export function createIdentityProviders(deps: IdentityProviderDeps): IdentityPro
     const cache = cacheOf(provider);
     if (!cache.server) {
       const server = isOidc(provider)
-        ? discover(provider)
+        ? (explicitOidcServer(provider) ?? discover(provider))
         : Promise.resolve(oauth2Server(provider));
       cache.server = server;
       server.catch(() => {
@@ -173,6 +173,25 @@ export function createIdentityProviders(deps: IdentityProviderDeps): IdentityPro
       });
     }
     return cache.server;
+  }
+
+  /**
+   * OIDC metadata given in full by configuration (the sandbox's Google-like issuer is
+   * `https://accounts.google.com` served from 127.0.0.1, so it cannot be discovered);
+   * undefined means discover.
+   */
+  function explicitOidcServer(
+    provider: ProviderSettings,
+  ): Promise<oidc.ServerMetadata> | undefined {
+    const { issuer, authorizationEndpoint, tokenEndpoint, jwksUri } = provider;
+    if (!issuer || !authorizationEndpoint || !tokenEndpoint || !jwksUri) return undefined;
+    return Promise.resolve({
+      issuer,
+      authorization_endpoint: authorizationEndpoint,
+      token_endpoint: tokenEndpoint,
+      jwks_uri: jwksUri,
+      userinfo_endpoint: provider.userinfoEndpoint,
+    });
   }
 
   async function discover(provider: ProviderSettings): Promise<oidc.ServerMetadata> {
