@@ -63,9 +63,11 @@ export const DEFAULT_CALLBACK_BUNDLING: nodejs.BundlingOptions = {
   // Stack traces map to file and line without shipping the sources in the bundle.
   sourcesContent: false,
   target: 'node22',
-  // Everything is bundled, AWS SDK v3 clients included: the code runs with exactly the
-  // versions the tests ran with, not the runtime's built-in SDK of the day.
-  externalModules: [],
+  // The AWS SDK v3 clients come from the Lambda runtime (Node.js 22 ships SDK v3):
+  // bundling them would add about 650 KB (766 KB instead of 113 KB minified). The app
+  // uses no SDK feature newer than the runtime's. To pin exact SDK versions instead,
+  // pass `bundling: { externalModules: [] }`.
+  externalModules: ['@aws-sdk/*'],
   // Bundle with the local esbuild (a devDependency); never fall back to Docker.
   forceDockerBundling: false,
 };

@@ -128,6 +128,8 @@ function startRunner(options: LocalHttpApiOptions): Promise<ChildProcess> {
         NODE_OPTIONS: '--enable-source-maps',
         AWS_REGION: 'us-east-1',
         LAMBDA_BUNDLE: options.bundle,
+        // The Lambda runtime provides the AWS SDK v3; here the project's copy does.
+        NODE_PATH: path.join(__dirname, '..', 'node_modules'),
         ...options.environment,
       },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],

@@ -21,7 +21,7 @@ export function synthesizedBundle(opts: BenchOptions, outdir: string): string {
     env: {
       ...process.env,
       CDK_OUTDIR: outdir,
-      CDK_CONTEXT_JSON: JSON.stringify({ stage: 'example' }),
+      CDK_CONTEXT_JSON: JSON.stringify({ stage: 'example', 'aws:cdk:enable-asset-metadata': true }),
       CDK_VALIDATION: 'false',
     },
     encoding: 'utf8',
@@ -87,7 +87,7 @@ export function handlerSections(bundleOf: () => string): BenchSection[] {
         const kb = bytes / 1024;
         return [
           {
-            name: 'index.js minified (AWS SDK clients bundled)',
+            name: 'index.js minified (AWS SDK v3 from the runtime)',
             value: `${kb.toFixed(0)} KB`,
             target: { text: `<= ${TARGET_BUNDLE_KB} KB`, ok: kb <= TARGET_BUNDLE_KB },
           },
@@ -108,6 +108,8 @@ export function handlerSections(bundleOf: () => string): BenchSection[] {
             env: {
               ...process.env,
               BUNDLE: bundle,
+              // The Lambda runtime provides the AWS SDK v3; here the project's copy does.
+              NODE_PATH: path.join(opts.cwd, 'node_modules'),
               APP_CONFIG: JSON.stringify(APP_CONFIG_FOR_BENCH),
               APP_SECRETS: JSON.stringify({ 'cookie-key': 'c'.repeat(48) }),
             },

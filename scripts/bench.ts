@@ -40,6 +40,7 @@ function synthOnce(
   opts: BenchOptions,
   app: { entry: string; template: string },
   validation: boolean,
+  context: string = CONTEXT_JSON,
 ): number {
   return withTempDir((outdir) => {
     const t = timeProcess({
@@ -48,7 +49,7 @@ function synthOnce(
       cwd: opts.cwd,
       env: {
         CDK_OUTDIR: outdir,
-        CDK_CONTEXT_JSON: CONTEXT_JSON,
+        CDK_CONTEXT_JSON: context,
         // Read by aws-cdk-lib's defaultValidationEnabled(): "false" turns the plugin off.
         CDK_VALIDATION: validation ? 'true' : 'false',
       },
@@ -77,6 +78,15 @@ const synthSection: BenchSection = {
     const base = m(BASELINE, true);
     const fullOff = m(FULL, false);
     const baseOff = m(BASELINE, false);
+    // The same synth without esbuild bundling the Lambda: what the constructs cost.
+    const noBundling = measure('bin/app.ts, validation off, bundling skipped', opts.runs, () =>
+      synthOnce(
+        opts,
+        FULL,
+        false,
+        JSON.stringify({ stage: 'example', 'aws:cdk:bundling-stacks': [] }),
+      ),
+    );
     const ratio = full.median / base.median;
     const ratioOff = fullOff.median / baseOff.median;
     return [
@@ -94,6 +104,15 @@ const synthSection: BenchSection = {
       { name: 'full app, CDK_VALIDATION=false', stats: fullOff },
       { name: 'baseline, CDK_VALIDATION=false', stats: baseOff },
       { name: 'ratio full / baseline, CDK_VALIDATION=false', value: `${ratioOff.toFixed(2)}x` },
+      { name: 'full app, validation off, Lambda bundling skipped', stats: noBundling },
+      {
+        name: 'ratio of that / baseline (validation off)',
+        value: `${(noBundling.median / baseOff.median).toFixed(2)}x`,
+      },
+      {
+        name: 'esbuild bundling of the Lambda',
+        value: seconds(fullOff.median - noBundling.median),
+      },
       {
         name: 'built-in CFN validation cost, full app',
         value: seconds(full.median - fullOff.median),

@@ -34,6 +34,8 @@ function main(): number {
   const synth = spawnSync('npx', ['cdk', 'synth', '--quiet', ...args], {
     stdio: ['inherit', process.stderr, process.stderr],
     timeout: SYNTH_TIMEOUT_MS,
+    // The reviewer gets aws-cdk-lib's CloudFormation validation too (off in plain synth).
+    env: { ...process.env, CDK_VALIDATION: 'true' },
   });
   if (synth.error || synth.status !== 0) {
     const why = synth.error

@@ -351,7 +351,7 @@ describe('stage config', () => {
 });
 
 describe('bin/app.ts (cdk synth entry)', () => {
-  const run = (context: Record<string, string | string[]>) => {
+  const run = (context: Record<string, string | string[]>, validation = false) => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'wif-synth-'));
     const result = spawnSync(
       process.execPath,
@@ -361,7 +361,7 @@ describe('bin/app.ts (cdk synth entry)', () => {
           ...process.env,
           CDK_OUTDIR: out,
           CDK_CONTEXT_JSON: JSON.stringify(context),
-          CDK_VALIDATION: 'false',
+          CDK_VALIDATION: validation ? 'true' : 'false',
         },
         encoding: 'utf8',
         timeout: 60_000,
@@ -397,11 +397,17 @@ describe('bin/app.ts (cdk synth entry)', () => {
     expect(r.stderr).toMatch(/No config for stage "nope".*Known stages: .*example/);
   });
 
-  test('synthesizes the example stage', () => {
-    // Bundling is proven once, in test/callback-app.test.ts.
-    const r = run({ stage: 'example', 'aws:cdk:bundling-stacks': [] });
+  test("synthesizes the example stage, and aws-cdk-lib's CloudFormation validation finds nothing", () => {
+    // Bundling is proven once, in test/callback-app.test.ts. The built-in validation is
+    // opt-in (CDK_VALIDATION=true); this is where npm test runs it.
+    const r = run({ stage: 'example', 'aws:cdk:bundling-stacks': [] }, true);
     expect(r.stderr).not.toMatch(/Error/);
     expect(r.status).toBe(0);
     expect(fs.existsSync(path.join(r.out, 'WebIdFederation-example.template.json'))).toBe(true);
+    const report = JSON.parse(fs.readFileSync(path.join(r.out, 'validation-report.json'), 'utf8'));
+    const violations = report.pluginReports.flatMap(
+      (p: { violations?: unknown[] }) => p.violations ?? [],
+    );
+    expect(violations).toEqual([]);
   });
 });
