@@ -6,7 +6,7 @@ module.exports = {
   transform: {
     '^.+\\.tsx?$': ['ts-jest', { diagnostics: false }],
     // openid-client, oauth4webapi and jose ship ESM only; Jest runs CommonJS, so
-    // these three are transpiled to CommonJS for tests (the Lambda bundle uses esbuild).
+    // these (and oidc-provider, for the sandbox tests) are transpiled to CommonJS for tests (the Lambda bundle uses esbuild).
     '^.+\\.m?js$': [
       'ts-jest',
       {
@@ -15,7 +15,7 @@ module.exports = {
       },
     ],
   },
-  transformIgnorePatterns: ['/node_modules/(?!(openid-client|oauth4webapi|jose)/)'],
+  transformIgnorePatterns: ['/node_modules/(?!(openid-client|oauth4webapi|jose|oidc-provider)/)'],
   // Synthesizing CDK apps is CPU bound; two workers match the 2-core machine.
   maxWorkers: 2,
   testTimeout: 60000,
