@@ -34,7 +34,9 @@ export class ScriptedBrowser {
     const u = new URL(url);
     const now = Date.now();
     return [...(this.jar.get(u.host)?.entries() ?? [])]
-      .filter(([, c]) => u.pathname.startsWith(c.path) && (c.expires === undefined || c.expires > now))
+      .filter(
+        ([, c]) => u.pathname.startsWith(c.path) && (c.expires === undefined || c.expires > now),
+      )
       .map(([n, c]) => `${n}=${c.value}`)
       .join('; ');
   }
@@ -84,7 +86,11 @@ export class ScriptedBrowser {
       dispatcher: this.dispatcher,
     });
     this.store(url, res.headers.getSetCookie());
-    return { status: res.status, headers: res.headers as unknown as Headers, body: await res.text() };
+    return {
+      status: res.status,
+      headers: res.headers as unknown as Headers,
+      body: await res.text(),
+    };
   }
 
   /** Follows redirects (at most 10) like a browser: 303/302 become GET. */
@@ -118,9 +124,13 @@ export class ScriptedBrowser {
   /** Submits the first form of `page` (or the one whose action matches), with `fields` set. */
   async submit(page: Page, fields: Record<string, string>, actionMatch?: RegExp): Promise<Page> {
     const forms = [...page.body.matchAll(/<form\b([^>]*)>([\s\S]*?)<\/form>/gi)];
-    const form = forms.find((f) => !actionMatch || actionMatch.test(attr(f[1], 'action') ?? '')) ?? forms[0];
+    const form =
+      forms.find((f) => !actionMatch || actionMatch.test(attr(f[1], 'action') ?? '')) ?? forms[0];
     if (!form) throw new Error(`no form on ${page.url}:\n${page.body.slice(0, 500)}`);
-    const action = new URL(decodeEntities(attr(form[1], 'action') ?? page.url), page.url).toString();
+    const action = new URL(
+      decodeEntities(attr(form[1], 'action') ?? page.url),
+      page.url,
+    ).toString();
     const method = (attr(form[1], 'method') ?? 'GET').toUpperCase();
     const data = new URLSearchParams();
     for (const input of form[2].matchAll(/<input\b([^>]*)>/gi)) {
@@ -138,7 +148,10 @@ export class ScriptedBrowser {
     return this.go(action, {
       method,
       body: data.toString(),
-      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: new URL(page.url).origin },
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        origin: new URL(page.url).origin,
+      },
     });
   }
 }

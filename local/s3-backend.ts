@@ -1,0 +1,214 @@
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as path from 'node:path';
+import type { Readable } from 'node:stream';
+import type { ListedObject } from './s3-listing';
+import type { StoredPart } from './s3-xml';
+
+/**
+ * s3rver behind the proxy: started on a random 127.0.0.1 port over plain HTTP, storing in
+ * `dataDir` (so data survives a restart), with the template's buckets created up front. The
+ * proxy forwards only authorized, verified requests to it, and reads its file store directly
+ * for what s3rver lacks or gets wrong (listing, ListParts, AbortMultipartUpload, the
+ * existence checks of conditional writes).
+ */
+
+/** The parts of s3rver's FilesystemStore the proxy uses (s3rver ships no types). */
+interface S3rverStore {
+  getResourcePath(bucket: string, key: string | undefined, resource: string): string;
+  existsObject(bucket: string, key: string): Promise<boolean>;
+  getMetadata(bucket: string, key: string): Promise<Record<string, string | number>>;
+  listObjects(
+    bucket: string,
+    options: { prefix?: string; maxKeys?: number },
+  ): Promise<{
+    objects: {
+      key: string;
+      size: number;
+      lastModifiedDate: Date;
+      metadata: Record<string, string>;
+    }[];
+  }>;
+  deleteObject(bucket: string, key: string): Promise<void>;
+}
+
+interface S3rverInstance {
+  readonly store: S3rverStore;
+  run(): Promise<AddressInfo>;
+  close(): Promise<void>;
+}
+
+type S3rverConstructor = new (options: {
+  address: string;
+  port: number;
+  silent: boolean;
+  directory: string;
+  vhostBuckets: boolean;
+  resetOnClose: boolean;
+  configureBuckets: { name: string }[];
+}) => S3rverInstance;
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const S3rver = require('s3rver') as S3rverConstructor;
+
+/** s3rver's upload ids: 16 random bytes, hex. Anything else could walk its file tree. */
+const UPLOAD_ID = /^[0-9a-f]{32}$/;
+
+export class Backend {
+  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  private readonly locks = new Map<string, Promise<void>>();
+
+  private constructor(
+    private readonly s3rver: S3rverInstance,
+    public readonly port: number,
+  ) {}
+
+  static async start(dataDir: string, bucketNames: readonly string[]): Promise<Backend> {
+    const directory = path.resolve(dataDir);
+    fs.mkdirSync(directory, { recursive: true });
+    const s3rver = new S3rver({
+      address: '127.0.0.1',
+      port: 0,
+      silent: true,
+      directory,
+      vhostBuckets: false,
+      resetOnClose: false,
+      configureBuckets: bucketNames.map((name) => ({ name })),
+    });
+    const address = await s3rver.run();
+    return new Backend(s3rver, address.port);
+  }
+
+  async close(): Promise<void> {
+    this.agent.destroy();
+    await this.s3rver.close();
+  }
+
+  /** Sends a request to s3rver; the caller relays the response. */
+  request(options: {
+    method: string;
+    path: string;
+    headers: http.OutgoingHttpHeaders;
+    body?: Buffer | Readable;
+  }): Promise<http.IncomingMessage> {
+    return new Promise((resolve, reject) => {
+      const upstream = http.request(
+        {
+          host: '127.0.0.1',
+          port: this.port,
+          method: options.method,
+          path: options.path,
+          headers: { ...options.headers, host: `127.0.0.1:${this.port}` },
+          agent: this.agent,
+        },
+        resolve,
+      );
+      upstream.on('error', reject);
+      if (options.body === undefined) upstream.end();
+      else if (Buffer.isBuffer(options.body)) upstream.end(options.body);
+      else {
+        options.body.on('error', (e) => upstream.destroy(e));
+        options.body.pipe(upstream);
+      }
+    });
+  }
+
+  /**
+   * Runs `work` while holding the key's lock, so a conditional write's existence check and
+   * the write itself are not interleaved with another write of the same key.
+   */
+  async withKeyLock<T>(bucket: string, key: string, work: () => Promise<T>): Promise<T> {
+    const id = `${bucket}/${key}`;
+    const previous = this.locks.get(id) ?? Promise.resolve();
+    let release!: () => void;
+    const current = new Promise<void>((r) => (release = r));
+    const chained = previous.then(() => current);
+    this.locks.set(id, chained);
+    await previous;
+    try {
+      return await work();
+    } finally {
+      release();
+      if (this.locks.get(id) === chained) this.locks.delete(id);
+    }
+  }
+
+  exists(bucket: string, key: string): Promise<boolean> {
+    return this.s3rver.store.existsObject(bucket, key);
+  }
+
+  /** The object's quoted ETag, or undefined when it does not exist. */
+  async etag(bucket: string, key: string): Promise<string | undefined> {
+    try {
+      return String((await this.s3rver.store.getMetadata(bucket, key)).etag);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+  }
+
+  async deleteObject(bucket: string, key: string): Promise<void> {
+    if (await this.s3rver.store.existsObject(bucket, key)) {
+      await this.s3rver.store.deleteObject(bucket, key);
+    }
+  }
+
+  /** Every object under `prefix` (unsorted; the listing sorts). */
+  async objects(bucket: string, prefix: string): Promise<ListedObject[]> {
+    const { objects } = await this.s3rver.store.listObjects(bucket, { prefix, maxKeys: Infinity });
+    return objects.map((o) => ({
+      key: o.key,
+      etag: String(o.metadata.etag),
+      size: o.size,
+      lastModified: o.lastModifiedDate,
+    }));
+  }
+
+  private uploadDir(bucket: string, uploadId: string): string | undefined {
+    if (!UPLOAD_ID.test(uploadId)) return undefined;
+    return path.join(this.s3rver.store.getResourcePath(bucket, undefined, 'uploads'), uploadId);
+  }
+
+  /**
+   * The key a multipart upload was created for, or undefined when there is no such upload.
+   * s3rver completes an upload into the key it was created with, whatever key the Complete
+   * request names: the proxy checks they agree, or a request authorized for one key could
+   * write another.
+   */
+  async uploadKey(bucket: string, uploadId: string): Promise<string | undefined> {
+    const dir = this.uploadDir(bucket, uploadId);
+    if (!dir) return undefined;
+    try {
+      return await fs.promises.readFile(path.join(dir, 'key'), 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+  }
+
+  async parts(bucket: string, uploadId: string): Promise<StoredPart[]> {
+    const dir = this.uploadDir(bucket, uploadId);
+    if (!dir) return [];
+    const names = (await fs.promises.readdir(dir)).filter((n) => /^\d+$/.test(n));
+    return Promise.all(
+      names.map(async (n) => {
+        const [stat, md5] = await Promise.all([
+          fs.promises.stat(path.join(dir, n)),
+          fs.promises.readFile(path.join(dir, `${n}.md5`), 'utf8').catch(() => ''),
+        ]);
+        return {
+          partNumber: Number(n),
+          etag: md5.trim(),
+          size: stat.size,
+          lastModified: stat.mtime,
+        };
+      }),
+    );
+  }
+
+  async abortUpload(bucket: string, uploadId: string): Promise<void> {
+    const dir = this.uploadDir(bucket, uploadId);
+    if (dir) await fs.promises.rm(dir, { recursive: true, force: true });
+  }
+}
