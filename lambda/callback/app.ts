@@ -426,6 +426,10 @@ export function createApp(deps: AppDeps): App {
     const segments = path.split('/');
     if (path === '/healthz') return get ? json(200, { status: 'ok' }) : methodNotAllowed('GET');
     if (path === '/') return get ? home(req) : methodNotAllowed('GET');
+    // Browsers ask for it on every site; no icon, and no 404 noise in their consoles.
+    if (path === '/favicon.ico') {
+      return respond(204, '', { headers: { 'cache-control': 'public, max-age=86400' } });
+    }
     if (path === '/privacy')
       return get ? respond(200, views.privacyPage(buttons)) : methodNotAllowed('GET');
     if (segments.length === 3 && segments[1] === 'static') {

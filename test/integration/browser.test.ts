@@ -1,0 +1,143 @@
+/**
+ * End to end in a real browser (Debian chromium driven by playwright-core) against the
+ * sandbox: choose a provider, sign in as alice at the dev IdP, upload with the page's
+ * upload control (presigned PUT straight to the local S3, CORS and CSP included), see the
+ * file listed, download it byte-identical, sign out; bob does not see it.
+ * Screenshots go to test-artifacts/browser/.
+ */
+import { createHash, X509Certificate, randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { startSandbox, type Sandbox } from '../../local/sandbox';
+
+jest.setTimeout(180_000);
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARTIFACTS = path.join(__dirname, '..', '..', 'test-artifacts', 'browser');
+
+let sandbox: Sandbox;
+let dir: string;
+
+beforeAll(async () => {
+  if (!fs.existsSync(CHROMIUM)) {
+    throw new Error(
+      `${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does it), or set CHROMIUM_PATH`,
+    );
+  }
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wif-browser-'));
+  sandbox = await startSandbox({ dataDir: path.join(dir, 'data'), ports: 'free', reset: true });
+});
+
+afterAll(async () => {
+  await sandbox?.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh browser profile that trusts exactly the sandbox's certificate key. */
+async function browserFor(name: string): Promise<BrowserContext> {
+  const spki = createHash('sha256')
+    .update(new X509Certificate(sandbox.tls.cert).publicKey.export({ type: 'spki', format: 'der' }))
+    .digest('base64');
+  return chromium.launchPersistentContext(path.join(dir, `profile-${name}`), {
+    executablePath: CHROMIUM,
+    headless: true,
+    acceptDownloads: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      // Trust only the sandbox's own server key, not every certificate.
+      `--ignore-certificate-errors-spki-list=${spki}`,
+    ],
+  });
+}
+
+async function signIn(page: Page, provider: string, user: string): Promise<void> {
+  await page.goto(`${sandbox.urls.app}/`);
+  await page.getByRole('link', { name: `Sign in with ${provider}` }).click();
+  await page.getByLabel(/user/i).fill(user);
+  await page.getByRole('button', { name: /^Sign in$/ }).click();
+  await page.waitForURL(`${sandbox.urls.app}/`);
+}
+
+test('alice signs in, uploads, sees, downloads byte-identical and signs out; bob does not see her file', async () => {
+  const data = randomBytes(300_000);
+  const file = path.join(dir, 'holiday photo.bin');
+  fs.writeFileSync(file, data);
+
+  const aliceContext = await browserFor('alice');
+  try {
+    const page = aliceContext.pages()[0] ?? (await aliceContext.newPage());
+    const consoleErrors: string[] = [];
+    page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
+    await signIn(page, 'Google', 'alice');
+    await page.screenshot({ path: path.join(ARTIFACTS, '1-signed-in.png'), fullPage: true });
+    await expect(page.getByText('Signed in with Google as alice')).toBeVisibleSoon();
+
+    await page.setInputFiles('#file', file);
+    await page.getByRole('button', { name: 'Upload' }).click();
+    await page.waitForURL(/uploaded=/, { timeout: 30_000 });
+    await expect(page.getByRole('link', { name: 'holiday photo.bin' })).toBeVisibleSoon();
+    await page.screenshot({ path: path.join(ARTIFACTS, '2-uploaded.png'), fullPage: true });
+
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('link', { name: 'holiday photo.bin' }).click(),
+    ]);
+    const saved = path.join(dir, 'downloaded.bin');
+    await download.saveAs(saved);
+    expect(download.suggestedFilename()).toBe('holiday photo.bin');
+    expect(createHash('sha256').update(fs.readFileSync(saved)).digest('hex')).toBe(
+      createHash('sha256').update(data).digest('hex'),
+    );
+
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForURL(`${sandbox.urls.app}/`);
+    await expect(page.getByRole('link', { name: 'Sign in with Google' })).toBeVisibleSoon();
+    await page.screenshot({ path: path.join(ARTIFACTS, '3-signed-out.png'), fullPage: true });
+    expect(consoleErrors).toEqual([]);
+  } finally {
+    await aliceContext.close();
+  }
+
+  const bobContext = await browserFor('bob');
+  try {
+    const page = bobContext.pages()[0] ?? (await bobContext.newPage());
+    await signIn(page, 'Google', 'bob');
+    await expect(page.getByText('Signed in with Google as bob')).toBeVisibleSoon();
+    expect(await page.content()).not.toContain('holiday photo.bin');
+    await page.screenshot({ path: path.join(ARTIFACTS, '4-bob.png'), fullPage: true });
+  } finally {
+    await bobContext.close();
+  }
+});
+
+// A tiny async matcher: playwright-core has no test runner, so wait for visibility here.
+expect.extend({
+  async toBeVisibleSoon(locator: {
+    waitFor(o: { state: 'visible'; timeout: number }): Promise<void>;
+  }) {
+    try {
+      await locator.waitFor({ state: 'visible', timeout: 15_000 });
+      return { pass: true, message: () => 'visible' };
+    } catch (e) {
+      return { pass: false, message: () => `not visible: ${(e as Error).message}` };
+    }
+  },
+});
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace jest {
+    interface Matchers<R> {
+      toBeVisibleSoon(): Promise<R>;
+    }
+  }
+}
