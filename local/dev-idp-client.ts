@@ -361,6 +361,8 @@ export interface ScriptedSignInOptions {
   readonly fetch?: typeof fetch;
   /** @default SCRIPTED_REDIRECT_URI */
   readonly redirectUri?: string;
+  /** Sign in as another registered client (OpenID issuers only). @default the sandbox client */
+  readonly client?: { readonly clientId: string; readonly clientSecret: string };
 }
 
 /**
@@ -381,7 +383,7 @@ export async function scriptedSignIn(
   if (!given) throw new TypeError('scriptedSignIn needs ca or fetch');
   const fetcher = explained(given, idpUrl);
   const endpoints = devIdpEndpoints(idpUrl)[family];
-  const client = sandboxClientOf(family);
+  const client = options.client ?? sandboxClientOf(family);
   const redirectUri = options.redirectUri ?? SCRIPTED_REDIRECT_URI;
   const verifier = base64url(randomBytes(32));
   const state = base64url(randomBytes(16));

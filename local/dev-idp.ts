@@ -36,6 +36,7 @@ import {
   HOST,
   IDP_PATHS,
   oidcIssuer,
+  SANDBOX_OTHER_APP,
   urlOf,
   type SandboxPorts,
 } from './sandbox-config';
@@ -89,7 +90,11 @@ export interface RunningDevIdp extends RunningServer {
   /** For the local STS: verifies ID tokens and Amazon/Facebook access tokens. */
   readonly verifier: WebIdentityVerifier;
   /** A fresh token of `user` through the real authorization code flow (ID token or access token). */
-  mintToken(provider: DevIdpFamily, user: string): Promise<string>;
+  mintToken(
+    provider: DevIdpFamily,
+    user: string,
+    options?: { otherApp?: boolean },
+  ): Promise<string>;
   /** Every endpoint, for the app's sandbox configuration. */
   readonly endpoints: DevIdpEndpoints;
   /** The generic OIDC issuer (`<url>/oidc`). */
@@ -274,6 +279,16 @@ function createOidcProvider(
         response_types: ['code'],
         grant_types: ['authorization_code'],
         // oidc-provider v9 accepts client_secret_post for this client as well.
+        token_endpoint_auth_method: 'client_secret_basic',
+        id_token_signed_response_alg: 'RS256',
+      },
+      {
+        // Another app at the same issuer: STS must refuse its tokens for our roles.
+        client_id: SANDBOX_OTHER_APP[family].clientId,
+        client_secret: SANDBOX_OTHER_APP[family].clientSecret,
+        redirect_uris: [appCallback(ports, callbackName)],
+        response_types: ['code'],
+        grant_types: ['authorization_code'],
         token_endpoint_auth_method: 'client_secret_basic',
         id_token_signed_response_alg: 'RS256',
       },
@@ -674,7 +689,14 @@ export async function startDevIdp(options: DevIdpOptions): Promise<RunningDevIdp
     endpoints,
     oidcIssuer: issuerOfOidc,
     verifier: createVerifier(issuers, oauth2, clock),
-    mintToken: (provider, user) => scriptedSignIn(url, provider, user, { ca: options.tls.ca }),
+    mintToken: (provider, user, mint = {}) =>
+      scriptedSignIn(url, provider, user, {
+        ca: options.tls.ca,
+        client:
+          mint.otherApp && (provider === 'google' || provider === 'oidc')
+            ? SANDBOX_OTHER_APP[provider]
+            : undefined,
+      }),
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));

@@ -36,6 +36,18 @@ export const SANDBOX_CLIENTS = {
 } as const;
 
 /**
+ * A second app registered at the dev IdP's OpenID issuers: its tokens are valid, but
+ * their audience is not ours, so STS must refuse them (catalog 29).
+ */
+export const SANDBOX_OTHER_APP = {
+  google: {
+    clientId: '100000000002-otherapp.apps.googleusercontent.com',
+    clientSecret: 'sandbox-other-google-secret',
+  },
+  oidc: { clientId: 'other-app', clientSecret: 'sandbox-other-oidc-secret' },
+} as const;
+
+/**
  * Paths on the dev IdP (all under `urlOf(ports.idp)`). The Google-like issuer is
  * `https://accounts.google.com` in sandbox mode (its tokens say so; STS and the app
  * treat them as Google's), served from `/google`; the generic OIDC issuer is

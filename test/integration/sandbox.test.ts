@@ -317,6 +317,35 @@ describe('raw AWS SDK calls with temporary credentials from the local STS', () =
     ).rejects.toMatchObject({ name: 'AccessDenied' });
   });
 
+  test("STS refuses a token minted for another app (Google-like: AccessDenied by the trust policy's audience)", async () => {
+    const token = await sandbox.idp.mintToken('google', 'alice', { otherApp: true });
+    await expect(
+      sts().send(
+        new AssumeRoleWithWebIdentityCommand({
+          RoleArn: sandbox.roleArns.google,
+          RoleSessionName: 'x0',
+          WebIdentityToken: token,
+        }),
+      ),
+    ).rejects.toMatchObject({ name: 'AccessDenied', $metadata: { httpStatusCode: 403 } });
+  });
+
+  test('STS refuses a generic OIDC token for another app (Incorrect token audience)', async () => {
+    const token = await sandbox.idp.mintToken('oidc', 'alice', { otherApp: true });
+    await expect(
+      sts().send(
+        new AssumeRoleWithWebIdentityCommand({
+          RoleArn: sandbox.roleArns.devidp,
+          RoleSessionName: 'x5',
+          WebIdentityToken: token,
+        }),
+      ),
+    ).rejects.toMatchObject({
+      name: 'InvalidIdentityTokenException',
+      message: expect.stringMatching(/Incorrect token audience/),
+    });
+  });
+
   test("STS refuses another provider's token for a role (AccessDenied)", async () => {
     const token = await sandbox.idp.mintToken('oidc', 'alice');
     await expect(
