@@ -348,8 +348,15 @@ export function validateProviderName(name: unknown): string[] {
   return [];
 }
 
+const TOKEN_ISSUER =
+  'must be known at synth time: IAM names the trust condition keys after the issuer (<issuer>:aud), ' +
+  'and CloudFormation cannot resolve a token inside a policy key. Deploy the issuer first and pass its ' +
+  'literal value (see test/integ for a two-stack example)';
+
 export function validateIssuerUrl(issuerUrl: unknown): string[] {
-  if (typeof issuerUrl === 'string' && Token.isUnresolved(issuerUrl)) return [];
+  if (typeof issuerUrl === 'string' && Token.isUnresolved(issuerUrl)) {
+    return [`OIDC issuerUrl ${TOKEN_ISSUER}.`];
+  }
   let url: URL | undefined;
   try {
     url = typeof issuerUrl === 'string' ? new URL(issuerUrl) : undefined;
@@ -407,6 +414,9 @@ export function validateOidcOptions(options: OidcProviderOptions): string[] {
 }
 
 export function validateCognitoUserPoolId(userPoolId: unknown): string[] {
+  if (typeof userPoolId === 'string' && Token.isUnresolved(userPoolId)) {
+    return [`Cognito userPoolId ${TOKEN_ISSUER}.`];
+  }
   if (typeof userPoolId !== 'string' || !/^[a-z]{2}(-[a-z]+)+-\d_[0-9A-Za-z]+$/.test(userPoolId)) {
     return [
       `Cognito userPoolId must look like <region>_<id> (for example eu-west-1_AbCdEf123), got ${quote(userPoolId)}. ` +

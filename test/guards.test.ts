@@ -352,3 +352,14 @@ test('WebIdentityRole refuses a session duration outside 900..max at synth time 
     /durationSeconds must be an integer from 900 to maxSessionDurationSeconds \(3600\), got 7200/,
   );
 });
+
+test('an issuer only known at deploy time (a token) is refused with the reason and the way out', () => {
+  const { stack } = buildTestStack();
+  const pool = new (jest.requireActual('aws-cdk-lib/aws-cognito').UserPool)(stack, 'Pool');
+  expect(() => Provider.cognitoUserPool({ userPoolId: pool.userPoolId, clientIds: ['x'] })).toThrow(
+    /userPoolId must be known at synth time: IAM names the trust condition keys after the issuer/,
+  );
+  expect(() =>
+    Provider.oidc({ name: 'pool', issuerUrl: pool.userPoolProviderUrl, clientIds: ['x'] }),
+  ).toThrow(/issuerUrl must be known at synth time/);
+});
