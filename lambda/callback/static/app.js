@@ -39,7 +39,8 @@
             status.textContent = 'Uploaded ' + target.name + '.';
             window.location.assign('/?uploaded=' + encodeURIComponent(target.name));
           } else if (xhr.status === 412 || xhr.status === 409) {
-            status.textContent = 'A file named ' + target.name + ' already exists. Delete it first or rename yours.';
+            status.textContent =
+              'A file named ' + target.name + ' already exists. Delete it first or rename yours.';
           } else {
             status.textContent = 'The upload failed (' + xhr.status + ').';
           }
