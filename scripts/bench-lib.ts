@@ -39,6 +39,8 @@ export interface BenchOptions {
   readonly timeoutMs: number;
   /** The repository root. */
   readonly cwd: string;
+  /** Only the sections whose title contains this text (case-insensitive). */
+  readonly only?: string;
 }
 
 export interface BenchSection {
@@ -113,7 +115,7 @@ export function machineInfo(): string {
   return `${cpus.length} cpus (${cpus[0]?.model.trim() ?? 'unknown'}), ${gib} GiB, ${os.platform()} ${os.arch()}, node ${process.version}`;
 }
 
-/** Parses `--runs N`, `--cli-runs N`, `--timeout SECONDS`, each bounded. */
+/** Parses `--runs N`, `--cli-runs N`, `--timeout SECONDS` (each bounded), `--only TEXT`. */
 export function parseBenchArgs(argv: readonly string[], cwd: string): BenchOptions {
   const num = (flag: string, fallback: number, max: number): number => {
     const i = argv.indexOf(flag);
@@ -124,12 +126,19 @@ export function parseBenchArgs(argv: readonly string[], cwd: string): BenchOptio
     }
     return v;
   };
-  const known = ['--runs', '--cli-runs', '--timeout'];
+  const known = ['--runs', '--cli-runs', '--timeout', '--only'];
   const unknown = argv.filter((a) => a.startsWith('--') && !known.includes(a));
   if (unknown.length > 0) {
-    throw new Error(`unknown option ${unknown.join(' ')}; use ${known.join(' N, ')} N.`);
+    throw new Error(
+      `unknown option ${unknown.join(' ')}; use --runs N, --cli-runs N, --timeout SECONDS, --only TEXT.`,
+    );
   }
+  const o = argv.indexOf('--only');
+  const only = o < 0 ? undefined : argv[o + 1];
+  if (o >= 0 && !only)
+    throw new Error('--only needs part of a section title, e.g. --only sandbox.');
   return {
+    only,
     runs: num('--runs', 5, MAX_RUNS),
     cliRuns: num('--cli-runs', 3, MAX_RUNS),
     timeoutMs: num('--timeout', 120, 600) * 1000,
@@ -141,9 +150,12 @@ export const seconds = (s: number): string => `${s.toFixed(2)} s`;
 
 /** Runs every section and renders one aligned text table, section titles on their own lines. */
 export function runSections(sections: readonly BenchSection[], opts: BenchOptions): string {
+  const only = opts.only?.toLowerCase();
+  const chosen = only ? sections.filter((s) => s.title.toLowerCase().includes(only)) : sections;
+  if (chosen.length === 0) throw new Error(`no section title contains '${opts.only}'.`);
   const header = ['measurement', 'median', 'min', 'max', 'target', ''];
   const rows: (string[] | string)[] = [];
-  for (const section of sections) {
+  for (const section of chosen) {
     rows.push(section.title);
     for (const row of section.run(opts)) {
       rows.push([

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --runs N --cli-runs N --timeout SECONDS]`: synth time of the app
+ * `npm run bench [-- --runs N --cli-runs N --timeout SECONDS --only TEXT]`: synth time of the app
  * against a one-empty-stack baseline, with and without aws-cdk-lib's built-in
  * CloudFormation validation, each sample a fresh process. Add a measurement by adding
  * a section to SECTIONS.
@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { handlerSections, synthesizedBundle } from './bench-handler';
+import { sandboxSections } from './bench-sandbox';
 import {
   BenchOptions,
   BenchSection,
@@ -159,6 +160,7 @@ const SECTIONS = (opts: BenchOptions): BenchSection[] => [
   synthSection,
   cliSection,
   ...handlerSections(() => bundle(opts)),
+  ...sandboxSections(),
 ];
 
 function main(): number {
