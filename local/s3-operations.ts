@@ -501,21 +501,42 @@ export interface Decision {
  * iam-simulate (through `evaluateS3`), then the session policy on its own, since
  * iam-simulate ignores session policies. Effective access is the intersection.
  */
+const MAX_DECISIONS_PER_SESSION = 1000;
+
 export class Authorizer {
   private readonly sessionPolicies = new WeakMap<
     SandboxSession,
     SimulationPolicy | string | null
   >();
 
+  /**
+   * Decisions per session. A decision is a pure function of the (immutable) session, the
+   * check and the policy model, so repeated requests (a browser listing, a client reading
+   * the same object) skip iam-simulate. Bounded per session.
+   */
+  private readonly decisions = new WeakMap<SandboxSession, Map<string, Decision>>();
+
   constructor(private readonly model: PolicyModel) {}
 
   decide(session: SandboxSession, check: AccessCheck): Decision {
+    let memo = this.decisions.get(session);
+    if (!memo) {
+      memo = new Map();
+      this.decisions.set(session, memo);
+    }
+    const key = JSON.stringify([check.action, check.resource, check.prefix ?? null]);
+    const hit = memo.get(key);
+    if (hit) return hit;
+    let decision: Decision;
     try {
-      return this.evaluate(session, check);
+      decision = this.evaluate(session, check);
     } catch (e) {
       // Fail closed: an evaluation that cannot complete is a denial, never an allow.
-      return { allowed: false, reason: `evaluation failed: ${(e as Error).message}` };
+      decision = { allowed: false, reason: `evaluation failed: ${(e as Error).message}` };
     }
+    if (memo.size >= MAX_DECISIONS_PER_SESSION) memo.clear();
+    memo.set(key, decision);
+    return decision;
   }
 
   private evaluate(session: SandboxSession, check: AccessCheck): Decision {
