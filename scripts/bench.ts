@@ -90,22 +90,21 @@ const synthSection: BenchSection = {
     );
     const ratio = full.median / base.median;
     const ratioOff = fullOff.median / baseOff.median;
+    // bin/app.ts runs aws-cdk-lib's CloudFormation validation only with CDK_VALIDATION=true
+    // (npm run review, one test): the default `cdk synth` is the validation-off pair.
     return [
       {
-        name: 'full app (bin/app.ts)',
-        stats: full,
-        target: { text: `< ${TARGET_FULL_SECONDS} s`, ok: full.median < TARGET_FULL_SECONDS },
+        name: 'full app, default cdk synth (validation off)',
+        stats: fullOff,
+        target: { text: `< ${TARGET_FULL_SECONDS} s`, ok: fullOff.median < TARGET_FULL_SECONDS },
       },
-      { name: 'baseline (one empty stack)', stats: base },
+      { name: 'baseline, one empty stack (validation off)', stats: baseOff },
       {
-        name: 'ratio full / baseline',
-        value: `${ratio.toFixed(2)}x`,
-        target: { text: `<= ${TARGET_RATIO}x`, ok: ratio <= TARGET_RATIO },
+        name: 'ratio full / baseline (validation off)',
+        value: `${ratioOff.toFixed(2)}x`,
+        target: { text: `<= ${TARGET_RATIO}x`, ok: ratioOff <= TARGET_RATIO },
       },
-      { name: 'full app, CDK_VALIDATION=false', stats: fullOff },
-      { name: 'baseline, CDK_VALIDATION=false', stats: baseOff },
-      { name: 'ratio full / baseline, CDK_VALIDATION=false', value: `${ratioOff.toFixed(2)}x` },
-      { name: 'full app, validation off, Lambda bundling skipped', stats: noBundling },
+      { name: 'full app, Lambda bundling skipped (validation off)', stats: noBundling },
       {
         name: 'ratio of that / baseline (validation off)',
         value: `${(noBundling.median / baseOff.median).toFixed(2)}x`,
@@ -114,6 +113,9 @@ const synthSection: BenchSection = {
         name: 'esbuild bundling of the Lambda',
         value: seconds(fullOff.median - noBundling.median),
       },
+      { name: 'full app, CDK_VALIDATION=true (npm run review)', stats: full },
+      { name: 'baseline, CDK_VALIDATION=true', stats: base },
+      { name: 'ratio full / baseline (validation on)', value: `${ratio.toFixed(2)}x` },
       {
         name: 'built-in CFN validation cost, full app',
         value: seconds(full.median - fullOff.median),
