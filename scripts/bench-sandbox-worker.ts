@@ -503,7 +503,7 @@ function counted<A extends http.Agent>(agent: A): A {
 
 /** A ScriptedBrowser that times every request it makes. */
 async function timedBrowserClass() {
-  const { ScriptedBrowser } = await import('../test/integration/http-client');
+  const { ScriptedBrowser } = await import('../local/scripted-browser');
   return class TimedBrowser extends ScriptedBrowser {
     readonly timings: { url: string; ms: number }[] = [];
 

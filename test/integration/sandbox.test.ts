@@ -18,7 +18,7 @@ import {
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { AssumeRoleWithWebIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { startSandbox, type Sandbox } from '../../local/sandbox';
-import { ScriptedBrowser, decodeEntities, type Page } from './http-client';
+import { ScriptedBrowser, decodeEntities, type Page } from '../../local/scripted-browser';
 
 jest.setTimeout(120_000);
 

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ScriptedBrowser } from './http-client';
+import { ScriptedBrowser } from '../../local/scripted-browser';
 
 jest.setTimeout(180_000);
 

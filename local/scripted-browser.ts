@@ -1,7 +1,7 @@
 import { Agent, fetch as undiciFetch, type Dispatcher } from 'undici';
 
 /**
- * A scripted browser for the integration tests: a cookie jar per host, manual
+ * A scripted browser for the integration tests and benchmarks: a cookie jar per host, manual
  * redirects (so every hop can be asserted), HTML forms submitted like a browser.
  * TLS is verified against the sandbox CA only.
  */
