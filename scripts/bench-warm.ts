@@ -39,6 +39,10 @@ async function main(): Promise<void> {
       exists: unused,
       presignGet: unused,
       presignPut: unused,
+      createMultipart: unused,
+      presignUploadPart: unused,
+      completeMultipart: unused,
+      abortMultipart: unused,
       delete: unused,
     },
   });

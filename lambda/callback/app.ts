@@ -11,6 +11,7 @@ import {
   SignInError,
   type TemporaryCredentials,
   type TokenExchange,
+  UploadRefusedError,
   type UserStorage,
 } from './ports';
 import { staticAsset } from './assets';
@@ -39,6 +40,33 @@ const LOGIN_MAX_AGE_SECONDS = 600;
 const EXPIRY_MARGIN_MS = 60_000;
 const PRESIGN_SECONDS = 300;
 const MAX_BODY_BYTES = 16 * 1024;
+/**
+ * /upload-complete carries the part list: up to 10,000 `{"partNumber":n,"etag":"\"<md5>\""}`
+ * entries, about 100 bytes each once form-encoded, so about 1 MB. Only that route gets more.
+ */
+const MAX_COMPLETE_BODY_BYTES = 2 * 1024 * 1024;
+const MiB = 1024 * 1024;
+/** Above this size the browser uploads in parts (one PUT is capped at 5 GB by S3). */
+export const MULTIPART_THRESHOLD_BYTES = 64 * MiB;
+/** Smallest part the app plans; S3 allows 5 MiB, larger parts mean fewer requests. */
+export const MIN_PART_BYTES = 64 * MiB;
+/**
+ * Most parts the app plans for one upload (S3 allows 10,000). Every part gets a presigned URL
+ * of about 1.5 KB in the /upload-url answer; 2,000 of them stay well inside Lambda's 6 MB
+ * response limit. 5 TiB / 2,000 is 2.5 GiB a part, inside S3's 5 GiB.
+ */
+export const MAX_PLANNED_PARTS = 2_000;
+/** S3's limits: object size, part count, part size (the last part may be smaller). */
+const MAX_OBJECT_BYTES = 5 * 1024 * 1024 * MiB;
+const MAX_PARTS = 10_000;
+const S3_MIN_PART_BYTES = 5 * MiB;
+const S3_MAX_PART_BYTES = 5 * 1024 * MiB;
+/** SigV4 presigned URLs live at most 7 days. */
+const MAX_PRESIGN_SECONDS = 7 * 24 * 3600;
+/** S3 upload ids are opaque; printable ASCII without spaces, bounded. */
+const UPLOAD_ID = /^[\x21-\x7e]{1,1024}$/;
+/** A part's ETag as S3 returns it to the browser: a quoted MD5-sized hex string. */
+const PART_ETAG = /^"[0-9a-fA-F]{32}"$/;
 const MAX_USED_STATES = 10_000;
 
 interface LoginCookie {
@@ -364,23 +392,112 @@ export function createApp(deps: AppDeps): App {
     return redirect(await deps.storage.presignGet(creds, key, check.name, PRESIGN_SECONDS));
   }
 
-  async function uploadUrl(req: HttpRequest, form: URLSearchParams): Promise<HttpResponse> {
+  /**
+   * Answers for the JSON upload routes: a session and a valid CSRF token (catalog 17), and
+   * a validated name, so the key is only ever the own prefix + that name (catalog 37).
+   */
+  async function uploadRequest(
+    req: HttpRequest,
+    form: URLSearchParams,
+  ): Promise<{ session: SessionCookie; name: string; key: string } | HttpResponse> {
     const session = await requireSession(req);
     if (!('csrf' in session)) return json(401, { error: 'Please sign in again.' });
     if (!csrfOk(req, session, form))
       return json(403, { error: 'This request was not allowed. Reload the page.' });
     const check = checkObjectName(form.get('name'), prefixOf(session));
     if (!check.ok) return json(400, { error: check.reason });
+    return { session, name: check.name, key: prefixOf(session) + check.name };
+  }
+
+  /** S3 refusals the user can act on, and expired credentials, as JSON for the script. */
+  async function uploadStep(run: () => Promise<HttpResponse>): Promise<HttpResponse> {
+    try {
+      return await run();
+    } catch (err) {
+      if (err instanceof UploadRefusedError) return json(err.status, { error: err.message });
+      if (isExpiredCredentials(err))
+        return json(
+          401,
+          { error: 'Your session has expired. Please sign in again.' },
+          { cookies: [clearSession()] },
+        );
+      throw err;
+    }
+  }
+
+  async function uploadUrl(req: HttpRequest, form: URLSearchParams): Promise<HttpResponse> {
+    const checked = await uploadRequest(req, form);
+    if (!('key' in checked)) return checked;
+    const { session, name, key } = checked;
+    const size = parseSize(form.get('size'));
+    if (size === 'invalid') {
+      return json(400, {
+        error: `The file size must be a whole number of bytes, at most ${MAX_OBJECT_BYTES} (5 TiB).`,
+      });
+    }
     const type = form.get('type') ?? 'application/octet-stream';
     const contentType = /^[\w.+-]+\/[\w.+-]+$/.test(type) ? type : 'application/octet-stream';
-    const target = await deps.storage.presignPut(
-      credentialsOf(session),
-      prefixOf(session) + check.name,
-      contentType,
-      PRESIGN_SECONDS,
+    const creds = credentialsOf(session);
+    if (size === undefined || size <= MULTIPART_THRESHOLD_BYTES) {
+      const target = await deps.storage.presignPut(creds, key, contentType, PRESIGN_SECONDS);
+      log({ requestId: req.requestId, event: 'upload_url', provider: session.p });
+      return json(200, { name, url: target.url, headers: target.headers });
+    }
+    const plan = planParts(size);
+    if (!plan) return json(400, { error: 'This file cannot be uploaded in parts.' });
+    // Part URLs live as long as the credentials that sign them (S3 refuses them afterwards
+    // anyway): a large upload takes longer than the few minutes a single PUT URL gets.
+    const expiresIn = Math.min(
+      MAX_PRESIGN_SECONDS,
+      Math.max(1, Math.floor((session.exp - clock.now()) / 1000)),
     );
-    log({ requestId: req.requestId, event: 'upload_url', provider: session.p });
-    return json(200, { name: check.name, url: target.url, headers: target.headers });
+    return uploadStep(async () => {
+      const uploadId = await deps.storage.createMultipart(creds, key, contentType);
+      const parts: { partNumber: number; url: string }[] = [];
+      for (let partNumber = 1; partNumber <= plan.count; partNumber++) {
+        parts.push({
+          partNumber,
+          url: await deps.storage.presignUploadPart(creds, key, uploadId, partNumber, expiresIn),
+        });
+      }
+      log({
+        requestId: req.requestId,
+        event: 'multipart_started',
+        provider: session.p,
+        parts: plan.count,
+      });
+      return json(200, { name, multipart: true, uploadId, partSize: plan.partSize, parts });
+    });
+  }
+
+  async function uploadComplete(req: HttpRequest, form: URLSearchParams): Promise<HttpResponse> {
+    const checked = await uploadRequest(req, form);
+    if (!('key' in checked)) return checked;
+    const { session, name, key } = checked;
+    const uploadId = form.get('uploadId');
+    if (uploadId === null || !UPLOAD_ID.test(uploadId))
+      return json(400, { error: 'The upload id is missing or malformed.' });
+    const parts = parseParts(form.get('parts'));
+    if (typeof parts === 'string') return json(400, { error: parts });
+    return uploadStep(async () => {
+      await deps.storage.completeMultipart(credentialsOf(session), key, uploadId, parts);
+      log({ requestId: req.requestId, event: 'multipart_completed', provider: session.p });
+      return json(200, { name });
+    });
+  }
+
+  async function uploadAbort(req: HttpRequest, form: URLSearchParams): Promise<HttpResponse> {
+    const checked = await uploadRequest(req, form);
+    if (!('key' in checked)) return checked;
+    const { session, name, key } = checked;
+    const uploadId = form.get('uploadId');
+    if (uploadId === null || !UPLOAD_ID.test(uploadId))
+      return json(400, { error: 'The upload id is missing or malformed.' });
+    return uploadStep(async () => {
+      await deps.storage.abortMultipart(credentialsOf(session), key, uploadId);
+      log({ requestId: req.requestId, event: 'multipart_aborted', provider: session.p });
+      return json(200, { name, aborted: true });
+    });
   }
 
   async function remove(req: HttpRequest, form: URLSearchParams): Promise<HttpResponse> {
@@ -446,12 +563,15 @@ export function createApp(deps: AppDeps): App {
       return segments[1] === 'login' ? login(req, provider) : callback(req, provider);
     }
     if (path === '/download') return get ? download(req) : methodNotAllowed('GET');
-    if (path === '/upload-url' || path === '/delete' || path === '/logout') {
+    if (POST_ROUTES.has(path)) {
       if (method !== 'POST') return methodNotAllowed('POST');
-      if (Buffer.byteLength(req.body) > MAX_BODY_BYTES)
+      const limit = path === '/upload-complete' ? MAX_COMPLETE_BODY_BYTES : MAX_BODY_BYTES;
+      if (Buffer.byteLength(req.body) > limit)
         return page(413, 'Too large', 'The request was too large.');
       const form = new URLSearchParams(req.body);
       if (path === '/upload-url') return uploadUrl(req, form);
+      if (path === '/upload-complete') return uploadComplete(req, form);
+      if (path === '/upload-abort') return uploadAbort(req, form);
       if (path === '/delete') return remove(req, form);
       return logout(req, form);
     }
@@ -522,6 +642,64 @@ export function createApp(deps: AppDeps): App {
     });
     return respond(500, views.messagePage('Something went wrong', 'Please try again in a moment.'));
   }
+}
+
+const POST_ROUTES = new Set([
+  '/upload-url',
+  '/upload-complete',
+  '/upload-abort',
+  '/delete',
+  '/logout',
+]);
+
+/** The announced file size: absent, or whole bytes within S3's 5 TiB object limit. */
+function parseSize(raw: string | null): number | undefined | 'invalid' {
+  if (raw === null) return undefined;
+  if (!/^\d{1,16}$/.test(raw)) return 'invalid';
+  const size = Number(raw);
+  return size <= MAX_OBJECT_BYTES ? size : 'invalid';
+}
+
+/**
+ * Part size and count for a multipart upload: parts of at least MIN_PART_BYTES, whole MiB,
+ * and no more than MAX_PLANNED_PARTS of them. Undefined when S3 could not take it.
+ */
+export function planParts(size: number): { partSize: number; count: number } | undefined {
+  const partSize = Math.max(MIN_PART_BYTES, Math.ceil(size / MAX_PLANNED_PARTS / MiB) * MiB);
+  const count = Math.max(1, Math.ceil(size / partSize));
+  if (partSize < S3_MIN_PART_BYTES || partSize > S3_MAX_PART_BYTES || count > MAX_PARTS)
+    return undefined;
+  return { partSize, count };
+}
+
+/** The completion list: 1..10,000 parts in ascending order, each with a part ETag. */
+function parseParts(raw: string | null): { partNumber: number; etag: string }[] | string {
+  const bad = 'The list of uploaded parts is missing or malformed.';
+  if (raw === null) return bad;
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    return bad;
+  }
+  if (!Array.isArray(value) || value.length === 0 || value.length > MAX_PARTS) return bad;
+  const parts: { partNumber: number; etag: string }[] = [];
+  let previous = 0;
+  for (const item of value as unknown[]) {
+    const { partNumber, etag } = (item ?? {}) as { partNumber?: unknown; etag?: unknown };
+    if (
+      typeof partNumber !== 'number' ||
+      !Number.isInteger(partNumber) ||
+      partNumber <= previous ||
+      partNumber > MAX_PARTS ||
+      typeof etag !== 'string' ||
+      !PART_ETAG.test(etag)
+    )
+      return bad;
+    previous = partNumber;
+    parts.push({ partNumber, etag });
+  }
+  return parts;
 }
 
 /** Catalog 7: only same-origin relative paths; everything else goes to `/`. */

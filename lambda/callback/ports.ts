@@ -100,7 +100,50 @@ export interface UserStorage {
     contentType: string,
     expiresInSeconds: number,
   ): Promise<{ url: string; headers: Record<string, string> }>;
+  /**
+   * Starts a multipart upload (CreateMultipartUpload) for files larger than one PUT should
+   * carry (S3 caps a PUT at 5 GB). Returns the upload id.
+   */
+  createMultipart(
+    credentials: TemporaryCredentials,
+    key: string,
+    contentType: string,
+  ): Promise<string>;
+  /** A presigned UploadPart URL for one part; the browser PUTs the bytes straight to S3. */
+  presignUploadPart(
+    credentials: TemporaryCredentials,
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    expiresInSeconds: number,
+  ): Promise<string>;
+  /**
+   * CompleteMultipartUpload with `If-None-Match: *` (catalog 40): never silently replaces
+   * an existing object. Throws {@link UploadRefusedError} when S3 refuses (412 exists, 409 race, 404, 400).
+   */
+  completeMultipart(
+    credentials: TemporaryCredentials,
+    key: string,
+    uploadId: string,
+    parts: readonly { readonly partNumber: number; readonly etag: string }[],
+  ): Promise<void>;
+  abortMultipart(credentials: TemporaryCredentials, key: string, uploadId: string): Promise<void>;
   delete(credentials: TemporaryCredentials, key: string): Promise<void>;
+}
+
+/**
+ * S3 refused a multipart step for a reason the user can act on; `message` is safe to show.
+ * 412: the object already exists (`If-None-Match: *`); 409: another write to the key raced
+ * this one; 404: no such upload (completed, aborted or never started); 400: bad part list.
+ */
+export class UploadRefusedError extends Error {
+  constructor(
+    public readonly status: 400 | 404 | 409 | 412,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'UploadRefusedError';
+  }
 }
 
 /** Failures the core turns into pages; `kind` decides the status, `message` is safe to show. */

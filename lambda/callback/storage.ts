@@ -1,12 +1,16 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
+  UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { AppConfig } from './config';
@@ -14,6 +18,7 @@ import {
   SignInError,
   type StoredObject,
   type TemporaryCredentials,
+  UploadRefusedError,
   type UserStorage,
 } from './ports';
 
@@ -30,11 +35,16 @@ export interface UserStorageDeps {
   readonly config: AppConfig;
   /** S3 clients kept for reuse, one per set of credentials. @default 50 */
   readonly maxClients?: number;
+  /**
+   * Certificate authority (PEM) to trust for the S3 endpoint, for tests against the
+   * sandbox's local CA in-process. @default - the system's trust store
+   */
+  readonly ca?: string;
 }
 
 export function createUserStorage(deps: UserStorageDeps): UserStorage {
   const { config } = deps;
-  const clients = new S3ClientCache(config, Math.max(1, deps.maxClients ?? 50));
+  const clients = new S3ClientCache(config, Math.max(1, deps.maxClients ?? 50), deps.ca);
   const Bucket = config.bucket;
 
   return {
@@ -111,6 +121,76 @@ export function createUserStorage(deps: UserStorageDeps): UserStorage {
       return { url, headers: { 'content-type': contentType, 'if-none-match': '*' } };
     },
 
+    async createMultipart(
+      credentials: TemporaryCredentials,
+      key: string,
+      contentType: string,
+    ): Promise<string> {
+      const out = await call(() =>
+        clients
+          .get(credentials)
+          .send(new CreateMultipartUploadCommand({ Bucket, Key: key, ContentType: contentType })),
+      );
+      if (!out.UploadId) throw new Error('CreateMultipartUpload returned no UploadId');
+      return out.UploadId;
+    },
+
+    async presignUploadPart(
+      credentials: TemporaryCredentials,
+      key: string,
+      uploadId: string,
+      partNumber: number,
+      expiresInSeconds: number,
+    ): Promise<string> {
+      const command = new UploadPartCommand({
+        Bucket,
+        Key: key,
+        UploadId: uploadId,
+        PartNumber: partNumber,
+      });
+      // Only `host` is signed: the browser sends the part with no extra headers. Checksums
+      // stay off (client config), or the URL would carry the checksum of an empty body.
+      return getSignedUrl(clients.get(credentials), command, { expiresIn: expiresInSeconds });
+    },
+
+    async completeMultipart(
+      credentials: TemporaryCredentials,
+      key: string,
+      uploadId: string,
+      parts: readonly { readonly partNumber: number; readonly etag: string }[],
+    ): Promise<void> {
+      try {
+        await clients.get(credentials).send(
+          new CompleteMultipartUploadCommand({
+            Bucket,
+            Key: key,
+            UploadId: uploadId,
+            MultipartUpload: {
+              Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })),
+            },
+            // Catalog 40: completing never silently replaces an existing object.
+            IfNoneMatch: '*',
+          }),
+        );
+      } catch (err) {
+        throw mapUploadError(err);
+      }
+    },
+
+    async abortMultipart(
+      credentials: TemporaryCredentials,
+      key: string,
+      uploadId: string,
+    ): Promise<void> {
+      try {
+        await clients
+          .get(credentials)
+          .send(new AbortMultipartUploadCommand({ Bucket, Key: key, UploadId: uploadId }));
+      } catch (err) {
+        throw mapUploadError(err);
+      }
+    },
+
     async delete(credentials: TemporaryCredentials, key: string): Promise<void> {
       await call(() =>
         clients.get(credentials).send(new DeleteObjectCommand({ Bucket, Key: key })),
@@ -148,16 +228,19 @@ class S3ClientCache {
     string,
     { client: S3Client; credentials: TemporaryCredentials }
   >();
-  private readonly requestHandler = {
-    httpAgent: new HttpAgent({ keepAlive: true, maxSockets: 50 }),
-    httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets: 50 }),
-    connectionTimeout: 3_000,
-  };
+  private readonly requestHandler;
 
   constructor(
     private readonly config: AppConfig,
     private readonly max: number,
-  ) {}
+    ca?: string,
+  ) {
+    this.requestHandler = {
+      httpAgent: new HttpAgent({ keepAlive: true, maxSockets: 50 }),
+      httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets: 50, ...(ca ? { ca } : {}) }),
+      connectionTimeout: 3_000,
+    };
+  }
 
   get(credentials: TemporaryCredentials): S3Client {
     const id = credentials.accessKeyId;
@@ -217,6 +300,36 @@ function mapError(err: unknown): unknown {
     );
   }
   return err;
+}
+
+/** S3's refusals of a multipart step that the user can act on; everything else as `mapError`. */
+function mapUploadError(err: unknown): unknown {
+  const name = (err as { name?: unknown } | null)?.name;
+  switch (name) {
+    case 'PreconditionFailed':
+      return new UploadRefusedError(
+        412,
+        'A file with this name already exists. Delete it first or rename yours.',
+      );
+    case 'ConditionalRequestConflict':
+      return new UploadRefusedError(
+        409,
+        'Another upload to this name is in progress or just finished. Try again.',
+      );
+    case 'NoSuchUpload':
+      return new UploadRefusedError(
+        404,
+        'This upload is no longer in progress (finished, cancelled or expired). Start again.',
+      );
+    case 'InvalidPart':
+    case 'InvalidPartOrder':
+    case 'EntityTooSmall':
+      return new UploadRefusedError(
+        400,
+        'The uploaded parts did not match what S3 received. Start the upload again.',
+      );
+  }
+  return mapError(err);
 }
 
 async function call<T>(fn: () => Promise<T>): Promise<T> {

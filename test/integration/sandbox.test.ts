@@ -17,7 +17,14 @@ import {
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { AssumeRoleWithWebIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { startSandbox, type Sandbox } from '../../local/sandbox';
+import { parseAppConfig } from '../../lambda/callback/config';
+import {
+  type TemporaryCredentials,
+  UploadRefusedError,
+  type UserStorage,
+} from '../../lambda/callback/ports';
+import { createUserStorage } from '../../lambda/callback/storage';
+import { sandboxAppConfig, startSandbox, type Sandbox } from '../../local/sandbox';
 import { ScriptedBrowser, decodeEntities, type Page } from '../../local/scripted-browser';
 
 jest.setTimeout(120_000);
@@ -406,5 +413,161 @@ describe('raw AWS SDK calls with temporary credentials from the local STS', () =
     const anonymous = await rawRequest(`${sandbox.urls.s3}/${sandbox.bucket}/users/google/x/y`);
     expect(anonymous.status).toBe(403);
     expect(anonymous.body.toString()).toContain('<Code>AccessDenied</Code>');
+  });
+});
+
+describe('multipart uploads against the local S3', () => {
+  const MiB = 1024 * 1024;
+  const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+  let storage: UserStorage;
+  let alice: { subject: string; credentials: TemporaryCredentials };
+  let bob: { subject: string; credentials: TemporaryCredentials };
+
+  const user = async (name: string) => {
+    const { subject, credentials } = await webIdentityCredentials('google', name);
+    return { subject, credentials: { ...credentials, expiration: Date.now() + 3_600_000 } };
+  };
+  /** PUTs the parts to their presigned URLs like the browser; returns the completion list. */
+  async function putParts(urls: string[], parts: Buffer[]) {
+    const done: { partNumber: number; etag: string }[] = [];
+    for (const [i, body] of parts.entries()) {
+      const res = await rawRequest(urls[i], { method: 'PUT', body });
+      expect(res.status).toBe(200);
+      const etag = res.headers.etag as string;
+      // The form the app's /upload-complete accepts.
+      expect(etag).toMatch(/^"[0-9a-f]{32}"$/);
+      done.push({ partNumber: i + 1, etag });
+    }
+    return done;
+  }
+
+  beforeAll(async () => {
+    const config = parseAppConfig(
+      JSON.stringify(
+        sandboxAppConfig(sandbox.config, sandbox.ports, sandbox.bucket, sandbox.roleArns),
+      ),
+    );
+    storage = createUserStorage({ config, ca: sandbox.tls.ca });
+    alice = await user('alice');
+    bob = await user('bob');
+  });
+
+  test('storage: 2 x 5 MiB + a small last part, completed, reads back byte-identical; a second completion is refused (412)', async () => {
+    const key = `users/google/${alice.subject}/multipart.bin`;
+    const parts = [randomBytes(5 * MiB), randomBytes(5 * MiB), randomBytes(1234)];
+    const uploadId = await storage.createMultipart(alice.credentials, key, 'video/mp4');
+    const urls = await Promise.all(
+      parts.map((_, i) => storage.presignUploadPart(alice.credentials, key, uploadId, i + 1, 300)),
+    );
+    await storage.completeMultipart(alice.credentials, key, uploadId, await putParts(urls, parts));
+    const file = await rawRequest(
+      await storage.presignGet(alice.credentials, key, 'multipart.bin', 60),
+    );
+    expect(file.status).toBe(200);
+    expect(file.body.length).toBe(10 * MiB + 1234);
+    expect(sha(file.body)).toBe(sha(Buffer.concat(parts)));
+
+    // A second upload to the same key cannot replace it (catalog 40), and can be aborted.
+    const second = await storage.createMultipart(alice.credentials, key, 'text/plain');
+    const url = await storage.presignUploadPart(alice.credentials, key, second, 1, 300);
+    const list = await putParts([url], [Buffer.from('overwrite')]);
+    const refused = await storage
+      .completeMultipart(alice.credentials, key, second, list)
+      .catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(UploadRefusedError);
+    expect(refused).toMatchObject({ status: 412 });
+    await storage.abortMultipart(alice.credentials, key, second);
+    await expect(storage.abortMultipart(alice.credentials, key, second)).rejects.toMatchObject({
+      status: 404,
+    });
+    const still = await rawRequest(
+      await storage.presignGet(alice.credentials, key, 'multipart.bin', 60),
+    );
+    expect(sha(still.body)).toBe(sha(Buffer.concat(parts)));
+  });
+
+  test("storage: bob cannot upload parts into, complete, abort or start alice's upload", async () => {
+    const key = `users/google/${alice.subject}/target.bin`;
+    const uploadId = await storage.createMultipart(alice.credentials, key, 'text/plain');
+    const bobUrl = await storage.presignUploadPart(bob.credentials, key, uploadId, 1, 300);
+    const put = await rawRequest(bobUrl, { method: 'PUT', body: Buffer.from('planted') });
+    expect(put.status).toBe(403);
+    expect(put.body.toString()).toContain('<Code>AccessDenied</Code>');
+    const aliceUrl = await storage.presignUploadPart(alice.credentials, key, uploadId, 1, 300);
+    const parts = await putParts([aliceUrl], [Buffer.from('alice')]);
+    for (const attempt of [
+      storage.completeMultipart(bob.credentials, key, uploadId, parts),
+      storage.abortMultipart(bob.credentials, key, uploadId),
+      storage.createMultipart(bob.credentials, `users/google/${alice.subject}/bob.bin`, 'a/b'),
+    ]) {
+      await expect(attempt).rejects.toMatchObject({ name: 'AccessDenied' });
+    }
+    // Alice's upload is untouched and completes.
+    await storage.completeMultipart(alice.credentials, key, uploadId, parts);
+    const file = await rawRequest(await storage.presignGet(alice.credentials, key, 't', 60));
+    expect(file.body.toString()).toBe('alice');
+  });
+
+  test('through the app: /upload-url plans parts, the browser PUTs them, /upload-complete finishes (412 the second time)', async () => {
+    const browser = new ScriptedBrowser(sandbox.tls.ca);
+    const page = await signIn(browser, 'devidp', 'carol');
+    const post = async (path: string, fields: Record<string, string>) => {
+      const res = await browser.request(`${sandbox.urls.app}${path}`, {
+        method: 'POST',
+        body: new URLSearchParams({ csrf: csrfOf(page), ...fields }).toString(),
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          origin: sandbox.urls.app,
+        },
+      });
+      return { status: res.status, json: JSON.parse(res.body) as Record<string, unknown> };
+    };
+    const name = 'big upload.bin';
+    // The app plans 2 parts of 64 MiB for 65 MiB; S3 only needs non-last parts of 5 MiB, so
+    // the test sends 5 MiB + a small last part and keeps the bytes moved small.
+    const start = await post('/upload-url', { name, size: String(65 * MiB) });
+    expect(start.status).toBe(200);
+    const target = start.json as {
+      multipart: boolean;
+      uploadId: string;
+      partSize: number;
+      parts: { partNumber: number; url: string }[];
+    };
+    expect(target).toMatchObject({ multipart: true, partSize: 64 * MiB });
+    expect(target.parts.map((p) => p.partNumber)).toEqual([1, 2]);
+    for (const p of target.parts)
+      expect(p.url.startsWith(`${sandbox.urls.s3}/${sandbox.bucket}/users/devidp/`)).toBe(true);
+    const data = [randomBytes(5 * MiB), randomBytes(100)];
+    const parts = await putParts(
+      target.parts.map((p) => p.url),
+      data,
+    );
+    const done = await post('/upload-complete', {
+      name,
+      uploadId: target.uploadId,
+      parts: JSON.stringify(parts),
+    });
+    expect(done).toEqual({ status: 200, json: { name } });
+    const download = await browser.request(
+      `${sandbox.urls.app}/download?name=${encodeURIComponent(name)}`,
+    );
+    const file = await rawRequest(download.headers.get('location')!);
+    expect(sha(file.body)).toBe(sha(Buffer.concat(data)));
+
+    // Again to the same name: S3's 412 comes back as a clear JSON error; abort cleans up.
+    const again = (await post('/upload-url', { name, size: String(65 * MiB) })).json as {
+      uploadId: string;
+      parts: { url: string }[];
+    };
+    const list = await putParts([again.parts[0].url], [Buffer.from('x')]);
+    const refused = await post('/upload-complete', {
+      name,
+      uploadId: again.uploadId,
+      parts: JSON.stringify(list),
+    });
+    expect(refused.status).toBe(412);
+    expect(refused.json.error).toMatch(/already exists/);
+    const aborted = await post('/upload-abort', { name, uploadId: again.uploadId });
+    expect(aborted).toEqual({ status: 200, json: { name, aborted: true } });
   });
 });

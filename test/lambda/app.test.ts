@@ -1,4 +1,12 @@
-import { createApp, safeReturnTo, type AppDeps } from '../../lambda/callback/app';
+import {
+  createApp,
+  MAX_PLANNED_PARTS,
+  MIN_PART_BYTES,
+  MULTIPART_THRESHOLD_BYTES,
+  planParts,
+  safeReturnTo,
+  type AppDeps,
+} from '../../lambda/callback/app';
 import {
   parseAppConfig,
   type AppConfig,
@@ -12,6 +20,7 @@ import {
   type SignedInIdentity,
   type StoredObject,
   type TemporaryCredentials,
+  UploadRefusedError,
 } from '../../lambda/callback/ports';
 
 const COOKIE_KEY = 'k'.repeat(40);
@@ -71,7 +80,7 @@ interface Harness {
   objects: Map<string, StoredObject>;
   setIdentity(identity: SignedInIdentity | Error): void;
   setSts(result: TemporaryCredentials | Error): void;
-  storageError: { list?: Error };
+  storageError: { list?: Error; complete?: Error; abort?: Error; create?: Error };
 }
 
 function harness(cfg: AppConfig = config()): Harness {
@@ -143,6 +152,25 @@ function harness(cfg: AppConfig = config()): Harness {
           url: `https://user-data-bucket.s3.eu-west-1.amazonaws.com/${encodeURI(key)}?X-Amz-Signature=y`,
           headers: { 'content-type': contentType, 'if-none-match': '*' },
         };
+      },
+      async createMultipart(creds, key, contentType) {
+        calls.storage.push(`createMultipart ${creds.accessKeyId} ${key} ${contentType}`);
+        if (storageError.create) throw storageError.create;
+        return 'upload-id-1';
+      },
+      async presignUploadPart(_creds, key, uploadId, partNumber, expiresIn) {
+        calls.storage.push(`presignUploadPart ${key} ${uploadId} ${partNumber} ${expiresIn}`);
+        return `https://user-data-bucket.s3.eu-west-1.amazonaws.com/${encodeURI(key)}?partNumber=${partNumber}&uploadId=${uploadId}&X-Amz-Signature=z`;
+      },
+      async completeMultipart(creds, key, uploadId, parts) {
+        calls.storage.push(
+          `completeMultipart ${creds.accessKeyId} ${key} ${uploadId} ${JSON.stringify(parts)}`,
+        );
+        if (storageError.complete) throw storageError.complete;
+      },
+      async abortMultipart(creds, key, uploadId) {
+        calls.storage.push(`abortMultipart ${creds.accessKeyId} ${key} ${uploadId}`);
+        if (storageError.abort) throw storageError.abort;
       },
       async delete(_creds, key) {
         calls.storage.push(`delete ${key}`);
@@ -858,5 +886,298 @@ describe('pages and headers', () => {
     const head = await h.app({ method: 'HEAD', path: '/privacy' });
     expect(head.status).toBe(200);
     expect(head.body).toBe('');
+  });
+});
+
+describe('multipart uploads (files over one PUT, straight from the browser to S3)', () => {
+  const MiB = 1024 * 1024;
+  const etag = (n: number) => `"${n.toString(16).padStart(32, '0')}"`;
+  const partsJson = (count: number) =>
+    JSON.stringify(Array.from({ length: count }, (_, i) => ({ partNumber: i + 1, etag: etag(i) })));
+
+  async function signedIn() {
+    const h = harness();
+    const s = await signIn(h);
+    const post = (path: string, fields: Record<string, string>, headers = {}) =>
+      h.app({
+        path,
+        method: 'POST',
+        cookies: s.cookies,
+        body: new URLSearchParams(fields).toString(),
+        headers,
+      });
+    return { h, ...s, post };
+  }
+  const multipartCalls = (h: Harness) =>
+    h.calls.storage.filter((c) => /^(createMultipart|presign|completeMultipart|abort)/.test(c));
+
+  test('a file up to the threshold (or of unknown size) gets the single presigned PUT', async () => {
+    const { h, csrf, post } = await signedIn();
+    for (const size of [undefined, '0', '1', String(MULTIPART_THRESHOLD_BYTES)]) {
+      const res = await post('/upload-url', { csrf, name: 'a.bin', ...(size ? { size } : {}) });
+      expect(res.status).toBe(200);
+      expect(JSON.parse(res.body)).toEqual({
+        name: 'a.bin',
+        url: expect.stringContaining('/users/google/1001/a.bin?'),
+        headers: { 'content-type': 'application/octet-stream', 'if-none-match': '*' },
+      });
+    }
+    expect(h.calls.storage.some((c) => c.startsWith('createMultipart'))).toBe(false);
+  });
+
+  test('a larger file gets an upload id and one presigned URL per part, in its own prefix', async () => {
+    const { h, csrf, post } = await signedIn();
+    const size = 200 * MiB; // 64 + 64 + 64 + 8
+    const res = await post(
+      '/upload-url',
+      { csrf, name: 'big movie.mp4', type: 'video/mp4', size: String(size) },
+      { origin: 'https://files.example.com' },
+    );
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toBe('application/json');
+    const body = JSON.parse(res.body);
+    expect(body).toEqual({
+      name: 'big movie.mp4',
+      multipart: true,
+      uploadId: 'upload-id-1',
+      partSize: 64 * MiB,
+      parts: [1, 2, 3, 4].map((n) => ({
+        partNumber: n,
+        url: expect.stringContaining(`partNumber=${n}&uploadId=upload-id-1`),
+      })),
+    });
+    for (const part of body.parts) {
+      expect(part.url).toMatch(
+        /^https:\/\/user-data-bucket\.s3\.eu-west-1\.amazonaws\.com\/users\/google\/1001\/big%20movie\.mp4\?/,
+      );
+    }
+    expect(h.calls.storage).toContain(
+      'createMultipart ASIAUSER users/google/1001/big movie.mp4 video/mp4',
+    );
+    // Part URLs live as long as the session's credentials (3,600 s here), not 5 minutes.
+    expect(h.calls.storage).toContain(
+      'presignUploadPart users/google/1001/big movie.mp4 upload-id-1 4 3600',
+    );
+  });
+
+  test.each([
+    [MULTIPART_THRESHOLD_BYTES + 1, 64 * MiB, 2],
+    [10 * 1024 * MiB, 64 * MiB, 160],
+    [MAX_PLANNED_PARTS * MIN_PART_BYTES, 64 * MiB, MAX_PLANNED_PARTS],
+    [MAX_PLANNED_PARTS * MIN_PART_BYTES + 1, 65 * MiB, 1970],
+    [5 * 1024 * 1024 * MiB, 2622 * MiB, 2000],
+  ])('part math: %d bytes -> parts of %d bytes, %d parts', (size, partSize, count) => {
+    const plan = planParts(size)!;
+    expect(plan).toEqual({ partSize, count });
+    // Every byte is covered, no part is empty, sizes are within S3's limits.
+    expect(plan.count * plan.partSize).toBeGreaterThanOrEqual(size);
+    expect((plan.count - 1) * plan.partSize).toBeLessThan(size);
+    expect(plan.partSize).toBeGreaterThanOrEqual(5 * MiB);
+    expect(plan.partSize).toBeLessThanOrEqual(5 * 1024 * MiB);
+    expect(plan.count).toBeLessThanOrEqual(10_000);
+  });
+
+  test.each([
+    '-1',
+    '1.5',
+    'abc',
+    '',
+    '1e9',
+    '0x10',
+    ' 5',
+    String(5 * 1024 ** 4 + 1),
+    '9'.repeat(20),
+  ])('size %p -> 400, no S3 call', async (size) => {
+    const { h, csrf, post } = await signedIn();
+    const before = h.calls.storage.length;
+    const res = await post('/upload-url', { csrf, name: 'a.bin', size });
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.body).error).toMatch(/whole number of bytes/);
+    expect(h.calls.storage.length).toBe(before);
+  });
+
+  test('catalog 17: upload-url, upload-complete and upload-abort without CSRF or cross-origin -> 403, nothing done', async () => {
+    const { h, csrf, post } = await signedIn();
+    const fields = {
+      name: 'big.bin',
+      size: String(1024 * MiB),
+      uploadId: 'u1',
+      parts: partsJson(2),
+    };
+    for (const path of ['/upload-url', '/upload-complete', '/upload-abort']) {
+      for (const token of [undefined, 'wrong', csrf.slice(0, -1)]) {
+        const res = await post(path, token === undefined ? fields : { ...fields, csrf: token });
+        expect(res.status).toBe(403);
+        expect(JSON.parse(res.body).error).toMatch(/not allowed/);
+      }
+      const crossSite = await post(path, { ...fields, csrf }, { origin: 'https://evil.example' });
+      expect(crossSite.status).toBe(403);
+      expect((await h.app({ path, method: 'GET', cookies: {} })).status).toBe(405);
+    }
+    expect(multipartCalls(h)).toEqual([]);
+  });
+
+  test('without a session the multipart routes answer 401 JSON', async () => {
+    const h = harness();
+    for (const path of ['/upload-complete', '/upload-abort']) {
+      const res = await h.app({ path, method: 'POST', body: 'name=a&uploadId=u' });
+      expect(res.status).toBe(401);
+      expect(JSON.parse(res.body).error).toMatch(/sign in/);
+    }
+  });
+
+  test.each([['../2002/x'], ['a/b'], ['%2F..'], ['nul\u0000'], ['..'], ['x'.repeat(1100)], ['']])(
+    'catalog 37: name %p on the multipart routes -> 400, no S3 call',
+    async (name) => {
+      const { h, csrf, post } = await signedIn();
+      const fields = { csrf, name, size: String(1024 * MiB), uploadId: 'u1', parts: partsJson(1) };
+      for (const path of ['/upload-url', '/upload-complete', '/upload-abort'])
+        expect((await post(path, fields)).status).toBe(400);
+      expect(multipartCalls(h)).toEqual([]);
+    },
+  );
+
+  test('complete and abort act on the own prefix + validated name only, as the user', async () => {
+    const { h, csrf, post } = await signedIn();
+    const parts = partsJson(3);
+    const done = await post('/upload-complete', {
+      csrf,
+      name: 'big.bin',
+      uploadId: 'Up.Id-_~x',
+      parts,
+    });
+    expect(done.status).toBe(200);
+    expect(JSON.parse(done.body)).toEqual({ name: 'big.bin' });
+    const aborted = await post('/upload-abort', { csrf, name: 'other.bin', uploadId: 'u2' });
+    expect(aborted.status).toBe(200);
+    expect(JSON.parse(aborted.body)).toEqual({ name: 'other.bin', aborted: true });
+    expect(multipartCalls(h)).toEqual([
+      `completeMultipart ASIAUSER users/google/1001/big.bin Up.Id-_~x ${parts}`,
+      'abortMultipart ASIAUSER users/google/1001/other.bin u2',
+    ]);
+  });
+
+  test.each([
+    ['missing', undefined],
+    ['empty', ''],
+    ['with a space', 'a b'],
+    ['with a tab', 'a\tb'],
+    ['non-ASCII', 'upload-é'],
+    ['too long', 'x'.repeat(1025)],
+  ])('an upload id %s -> 400 on complete and abort, no S3 call', async (_, uploadId) => {
+    const { h, csrf, post } = await signedIn();
+    const fields = { csrf, name: 'big.bin', parts: partsJson(1) };
+    const withId = uploadId === undefined ? fields : { ...fields, uploadId };
+    for (const path of ['/upload-complete', '/upload-abort']) {
+      const res = await post(path, withId);
+      expect(res.status).toBe(400);
+      expect(JSON.parse(res.body).error).toMatch(/upload id/);
+    }
+    expect(multipartCalls(h)).toEqual([]);
+  });
+
+  test('an upload id of 1,024 printable characters is accepted', async () => {
+    const { csrf, post } = await signedIn();
+    const res = await post('/upload-abort', { csrf, name: 'b', uploadId: '~'.repeat(1024) });
+    expect(res.status).toBe(200);
+  });
+
+  test.each([
+    ['missing', undefined],
+    ['not JSON', 'parts'],
+    ['an object', '{}'],
+    ['empty', '[]'],
+    ['part 0', JSON.stringify([{ partNumber: 0, etag: etag(0) }])],
+    ['part 10,001', JSON.stringify([{ partNumber: 10_001, etag: etag(0) }])],
+    ['not an integer', JSON.stringify([{ partNumber: 1.5, etag: etag(0) }])],
+    ['a string number', JSON.stringify([{ partNumber: '1', etag: etag(0) }])],
+    [
+      'descending',
+      JSON.stringify([
+        { partNumber: 2, etag: etag(2) },
+        { partNumber: 1, etag: etag(1) },
+      ]),
+    ],
+    [
+      'a duplicate',
+      JSON.stringify([
+        { partNumber: 1, etag: etag(1) },
+        { partNumber: 1, etag: etag(1) },
+      ]),
+    ],
+    ['an unquoted etag', JSON.stringify([{ partNumber: 1, etag: etag(1).slice(1, -1) }])],
+    ['a short etag', JSON.stringify([{ partNumber: 1, etag: '"abc"' }])],
+    [
+      'an etag with markup',
+      JSON.stringify([{ partNumber: 1, etag: `"</ETag>${'a'.repeat(25)}"` }]),
+    ],
+    ['a null entry', '[null]'],
+    ['over 10,000 parts', partsJson(10_001)],
+  ])('a part list %s -> 400, no S3 call', async (_, parts) => {
+    const { h, csrf, post } = await signedIn();
+    const fields = { csrf, name: 'big.bin', uploadId: 'u1' };
+    const res = await post('/upload-complete', parts === undefined ? fields : { ...fields, parts });
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.body).error).toMatch(/parts/);
+    expect(multipartCalls(h)).toEqual([]);
+  });
+
+  test('a 10,000-part completion list fits the raised body limit of /upload-complete only', async () => {
+    const { h, csrf, post } = await signedIn();
+    const fields = { csrf, name: 'big.bin', uploadId: 'u1', parts: partsJson(10_000) };
+    expect(new URLSearchParams(fields).toString().length).toBeGreaterThan(16 * 1024);
+    expect((await post('/upload-complete', fields)).status).toBe(200);
+    expect(multipartCalls(h)).toHaveLength(1);
+    // The other routes keep the 16 KB limit; /upload-complete stops at 2 MiB.
+    expect((await post('/upload-abort', fields)).status).toBe(413);
+    expect((await post('/upload-url', fields)).status).toBe(413);
+    const huge = { ...fields, pad: 'x'.repeat(2 * MiB) };
+    expect((await post('/upload-complete', huge)).status).toBe(413);
+  });
+
+  test.each([
+    [412, 'already exists'],
+    [409, 'Another upload'],
+    [404, 'no longer in progress'],
+    [400, 'did not match'],
+  ] as const)(
+    'catalog 40: S3 refusing the completion -> %d JSON with a clear message',
+    async (status, message) => {
+      const { h, csrf, post } = await signedIn();
+      const messages = {
+        412: 'A file with this name already exists. Delete it first or rename yours.',
+        409: 'Another upload to this name is in progress or just finished. Try again.',
+        404: 'This upload is no longer in progress (finished, cancelled or expired). Start again.',
+        400: 'The uploaded parts did not match what S3 received. Start the upload again.',
+      };
+      h.storageError.complete = new UploadRefusedError(status, messages[status]);
+      const res = await post('/upload-complete', {
+        csrf,
+        name: 'big.bin',
+        uploadId: 'u1',
+        parts: partsJson(2),
+      });
+      expect(res.status).toBe(status);
+      expect(res.headers['content-type']).toBe('application/json');
+      expect(JSON.parse(res.body).error).toContain(message);
+    },
+  );
+
+  test('expired credentials during a multipart step -> 401 JSON and the session cookie cleared', async () => {
+    const { h, csrf, post } = await signedIn();
+    h.storageError.create = new SignInError('restart', 'Your session has expired.');
+    const res = await post('/upload-url', { csrf, name: 'big.bin', size: String(1024 * MiB) });
+    expect(res.status).toBe(401);
+    expect(JSON.parse(res.body).error).toMatch(/sign in again/);
+    expect(res.cookies[0]).toMatch(/^__Host-wif-session=;.*Max-Age=0/);
+  });
+
+  test('an unexpected S3 failure is a generic 500, details only in logs', async () => {
+    const { h, csrf, post } = await signedIn();
+    h.storageError.abort = new Error('socket hang up at 10.0.0.9');
+    const res = await post('/upload-abort', { csrf, name: 'big.bin', uploadId: 'u1' });
+    expect(res.status).toBe(500);
+    expect(res.body).not.toContain('10.0.0.9');
+    expect(JSON.stringify(h.logs)).toContain('10.0.0.9');
   });
 });

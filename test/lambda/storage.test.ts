@@ -1,5 +1,8 @@
 import { createHash, createHmac } from 'node:crypto';
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
@@ -9,7 +12,11 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import type { AppConfig } from '../../lambda/callback/config';
-import { SignInError, type TemporaryCredentials } from '../../lambda/callback/ports';
+import {
+  SignInError,
+  type TemporaryCredentials,
+  UploadRefusedError,
+} from '../../lambda/callback/ports';
 import {
   attachmentDisposition,
   createUserStorage,
@@ -354,6 +361,127 @@ describe("presigned URLs (local signing with the user's credentials)", () => {
       expect(url.searchParams.get('X-Amz-Credential')).toContain('/eu-west-1/s3/');
     }
     expect(verifyPresigned('GET', get, alice.secretAccessKey, {})).toBe(true);
+  });
+});
+
+describe('multipart uploads', () => {
+  const key = `${PREFIX}big movie.mp4`;
+  const parts = [
+    { partNumber: 1, etag: `"${'a'.repeat(32)}"` },
+    { partNumber: 2, etag: `"${'b'.repeat(32)}"` },
+  ];
+
+  test('create: CreateMultipartUpload with the content type, signed as the user', async () => {
+    s3Mock.on(CreateMultipartUploadCommand).resolves({ UploadId: 'the-upload' });
+    await expect(
+      createUserStorage({ config }).createMultipart(alice, key, 'video/mp4'),
+    ).resolves.toBe('the-upload');
+    expect(s3Mock).toHaveReceivedCommandWith(CreateMultipartUploadCommand, {
+      Bucket: 'user-data-bucket',
+      Key: key,
+      ContentType: 'video/mp4',
+    });
+    expect((await signer(0)).credentials.accessKeyId).toBe(alice.accessKeyId);
+  });
+
+  test('create without an UploadId in the answer fails loudly', async () => {
+    s3Mock.on(CreateMultipartUploadCommand).resolves({});
+    await expect(
+      createUserStorage({ config }).createMultipart(alice, key, 'video/mp4'),
+    ).rejects.toThrow(/no UploadId/);
+  });
+
+  test("part URL: SigV4 with the user's key, bound to the upload id and part number, no checksum", async () => {
+    const storage = createUserStorage({ config });
+    const url = new URL(await storage.presignUploadPart(alice, key, 'up/load+id=', 7, 3000));
+    const q = url.searchParams;
+    expect(url.origin).toBe('https://user-data-bucket.s3.eu-west-1.amazonaws.com');
+    expect(decodeURIComponent(url.pathname)).toBe(`/${key}`);
+    expect(q.get('uploadId')).toBe('up/load+id=');
+    expect(q.get('partNumber')).toBe('7');
+    expect(q.get('X-Amz-Credential')).toMatch(
+      new RegExp(`^${alice.accessKeyId}/\\d{8}/eu-west-1/s3/aws4_request$`),
+    );
+    expect(q.get('X-Amz-Security-Token')).toBe(alice.sessionToken);
+    expect(q.get('X-Amz-Expires')).toBe('3000');
+    expect(q.get('X-Amz-SignedHeaders')).toBe('host');
+    const names = [...q.keys()].map((k) => k.toLowerCase());
+    expect(names.filter((n) => n.includes('checksum'))).toEqual([]);
+    expect(verifyPresigned('PUT', url, alice.secretAccessKey, {})).toBe(true);
+    expect(verifyPresigned('PUT', url, bob.secretAccessKey, {})).toBe(false);
+    // Another part number or upload id breaks the signature.
+    const other = new URL(url);
+    other.searchParams.set('partNumber', '8');
+    expect(verifyPresigned('PUT', other, alice.secretAccessKey, {})).toBe(false);
+    other.searchParams.set('partNumber', '7');
+    other.searchParams.set('uploadId', 'another');
+    expect(verifyPresigned('PUT', other, alice.secretAccessKey, {})).toBe(false);
+  });
+
+  test('complete: sends the parts with If-None-Match: * (catalog 40)', async () => {
+    s3Mock.on(CompleteMultipartUploadCommand).resolves({});
+    await createUserStorage({ config }).completeMultipart(alice, key, 'the-upload', parts);
+    expect(s3Mock).toHaveReceivedCommandWith(CompleteMultipartUploadCommand, {
+      Bucket: 'user-data-bucket',
+      Key: key,
+      UploadId: 'the-upload',
+      IfNoneMatch: '*',
+      MultipartUpload: {
+        Parts: [
+          { PartNumber: 1, ETag: parts[0].etag },
+          { PartNumber: 2, ETag: parts[1].etag },
+        ],
+      },
+    });
+    expect((await signer(0)).credentials.accessKeyId).toBe(alice.accessKeyId);
+  });
+
+  test.each([
+    ['PreconditionFailed', 412, 412, /already exists/],
+    ['ConditionalRequestConflict', 409, 409, /Another upload/],
+    ['NoSuchUpload', 404, 404, /no longer in progress/],
+    ['InvalidPart', 400, 400, /did not match/],
+    ['InvalidPartOrder', 400, 400, /did not match/],
+    ['EntityTooSmall', 400, 400, /did not match/],
+  ])('complete: S3 %s (%d) -> UploadRefusedError %d', async (name, s3Status, status, message) => {
+    s3Mock.on(CompleteMultipartUploadCommand).rejects(s3Error(name, s3Status));
+    const error = await createUserStorage({ config })
+      .completeMultipart(alice, key, 'u', parts)
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UploadRefusedError);
+    expect(error).toMatchObject({ status, message: expect.stringMatching(message) });
+  });
+
+  test('complete: expired credentials -> sign in again; other failures pass through', async () => {
+    s3Mock
+      .on(CompleteMultipartUploadCommand)
+      .rejectsOnce(s3Error('ExpiredToken', 400))
+      .rejectsOnce(s3Error('InternalError', 500));
+    const storage = createUserStorage({ config });
+    await expect(storage.completeMultipart(alice, key, 'u', parts)).rejects.toMatchObject({
+      kind: 'restart',
+    });
+    await expect(storage.completeMultipart(alice, key, 'u', parts)).rejects.toThrow(
+      'InternalError',
+    );
+  });
+
+  test('abort: AbortMultipartUpload on the exact key and upload id; a gone upload is a 404', async () => {
+    s3Mock
+      .on(AbortMultipartUploadCommand)
+      .resolvesOnce({})
+      .rejectsOnce(s3Error('NoSuchUpload', 404));
+    const storage = createUserStorage({ config });
+    await storage.abortMultipart(bob, key, 'the-upload');
+    expect(s3Mock).toHaveReceivedCommandWith(AbortMultipartUploadCommand, {
+      Bucket: 'user-data-bucket',
+      Key: key,
+      UploadId: 'the-upload',
+    });
+    expect((await signer(0)).credentials.accessKeyId).toBe(bob.accessKeyId);
+    await expect(storage.abortMultipart(bob, key, 'the-upload')).rejects.toMatchObject({
+      status: 404,
+    });
   });
 });
 

@@ -1029,6 +1029,47 @@ describe('local S3 with the real AWS SDK', () => {
       ).rejects.toEqual(s3Error('NoSuchUpload', 404));
     });
 
+    test('CompleteMultipartUpload with If-None-Match: * never replaces an existing object', async () => {
+      const key = own('mp-exists.bin');
+      const start = async () => {
+        const { UploadId } = await aliceS3.send(
+          new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }),
+        );
+        const { ETag } = await aliceS3.send(
+          new UploadPartCommand({
+            Bucket: bucket,
+            Key: key,
+            UploadId,
+            PartNumber: 1,
+            Body: Buffer.from('new'),
+          }),
+        );
+        return {
+          Bucket: bucket,
+          Key: key,
+          UploadId,
+          IfNoneMatch: '*',
+          MultipartUpload: { Parts: [{ ETag, PartNumber: 1 }] },
+        };
+      };
+      // The first completion creates the object; a second one to the same key is refused.
+      const first = await start();
+      const second = await start();
+      await aliceS3.send(new CompleteMultipartUploadCommand(first));
+      await expect(aliceS3.send(new CompleteMultipartUploadCommand(second))).rejects.toEqual(
+        s3Error('PreconditionFailed', 412),
+      );
+      await aliceS3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'v2' }));
+      await expect(aliceS3.send(new CompleteMultipartUploadCommand(second))).rejects.toEqual(
+        s3Error('PreconditionFailed', 412),
+      );
+      const got = await aliceS3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      expect(await got.Body!.transformToString()).toBe('v2');
+      await aliceS3.send(
+        new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: second.UploadId }),
+      );
+    });
+
     test("CreateMultipartUpload on bob's prefix is denied", async () => {
       await expect(
         aliceS3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: bobs('big.bin') })),
