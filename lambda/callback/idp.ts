@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import * as jose from 'jose';
 import * as oidc from 'openid-client';
 import type { ProviderSettings } from './config';
+import { isSafeSubject } from './names';
 import {
   SignInError,
   type AuthorizationStart,
@@ -90,24 +91,6 @@ type Kind = keyof typeof MESSAGES;
 
 function fail(kind: Kind, provider: ProviderSettings, detail: string): SignInError {
   return new SignInError(kind, MESSAGES[kind], `${provider.name}: ${detail}`);
-}
-
-/**
- * A subject becomes part of an S3 prefix through an IAM policy variable
- * (`users/<provider>/${...:sub}/`). `/` would nest into another user's prefix, `*` `?`
- * are IAM wildcards and `$` starts a policy variable; control characters and
- * over-long values have no place in a key (catalog 38). Applies to every family.
- * The 255 limit is in UTF-8 bytes (= characters for the ASCII subjects IdPs issue).
- */
-export function isSafeSubject(subject: unknown): subject is string {
-  if (typeof subject !== 'string' || subject.length === 0) return false;
-  if (Buffer.byteLength(subject, 'utf8') > 255) return false;
-  for (const char of subject) {
-    const code = char.codePointAt(0) ?? 0;
-    if (code < 0x20 || (code >= 0x7f && code <= 0x9f)) return false;
-    if (char === '/' || char === '*' || char === '?' || char === '$') return false;
-  }
-  return true;
 }
 
 /** Where a call to the IdP is; decides how an openid-client error is reported. */

@@ -35,14 +35,16 @@ export function checkObjectName(raw: unknown, prefix: string): NameCheck {
 }
 
 /**
- * Subjects become part of the prefix; one with a separator or wildcard could break
- * isolation (catalog 38), so such a sign-in is refused.
+ * A subject becomes part of an S3 prefix through an IAM policy variable
+ * (`users/<provider>/${...:sub}/`): `/` or `\` would nest into another user's prefix,
+ * `*` `?` are IAM wildcards, `$` starts a policy variable, control characters and more
+ * than 255 bytes break keys. Such a sign-in is refused, for every family (catalog 38).
  */
 export function isSafeSubject(subject: unknown): subject is string {
   return (
     typeof subject === 'string' &&
     subject.length > 0 &&
-    subject.length <= 255 &&
-    !/[\u0000-\u001f\u007f/\\*?$]/.test(subject)
+    Buffer.byteLength(subject, 'utf8') <= 255 &&
+    !/[\u0000-\u001f\u007f-\u009f/\\*?$]/.test(subject)
   );
 }

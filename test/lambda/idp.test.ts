@@ -8,7 +8,8 @@ import { buildSync } from 'esbuild';
 import * as jose from 'jose';
 import type * as MockServer from 'oauth2-mock-server';
 import type { ProviderSettings } from '../../lambda/callback/config';
-import { createIdentityProviders, isSafeSubject } from '../../lambda/callback/idp';
+import { createIdentityProviders } from '../../lambda/callback/idp';
+import { isSafeSubject } from '../../lambda/callback/names';
 import { SignInError, type IdentityProviders, type SecretStore } from '../../lambda/callback/ports';
 
 // oauth2-mock-server is ESM-only and jest.config.js transpiles only openid-client,
