@@ -1,3 +1,5 @@
+import { parse } from 'cookie';
+
 /** The plain request and response the core works with (no API Gateway types). */
 
 export interface HttpRequest {
@@ -27,11 +29,8 @@ export interface HttpResponse {
 export function parseCookies(values: readonly string[] | undefined): Record<string, string> {
   const cookies: Record<string, string> = {};
   for (const header of values ?? []) {
-    for (const part of header.split(';')) {
-      const i = part.indexOf('=');
-      if (i <= 0) continue;
-      const name = part.slice(0, i).trim();
-      if (!(name in cookies)) cookies[name] = part.slice(i + 1).trim();
+    for (const [name, value] of Object.entries(parse(header))) {
+      if (value !== undefined && !(name in cookies)) cookies[name] = value;
     }
   }
   return cookies;
