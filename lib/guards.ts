@@ -1,6 +1,6 @@
 import { CfnResource, Stack, Token } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
-import { POLICY_VARIABLE_PATTERN } from './policy-variables';
+import { POLICY_VARIABLE_PATTERN, policyVariable } from './policy-variables';
 import { USER_BUCKET_ACTIONS, USER_OBJECT_ACTIONS } from './web-identity-role';
 
 /**
@@ -124,7 +124,7 @@ export function keysFor(prefix: string): { audienceKey: string; subjectVariable:
   const oauth = OAUTH_PROVIDERS[prefix];
   return {
     audienceKey: prefix + ':' + (oauth?.audience ?? 'aud'),
-    subjectVariable: '${' + prefix + ':' + (oauth?.subject ?? 'sub') + '}',
+    subjectVariable: policyVariable(prefix, oauth?.subject ?? 'sub'),
   };
 }
 

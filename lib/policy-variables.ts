@@ -19,7 +19,12 @@ export const GOOGLE_SUBJECT = '${accounts.google.com:sub}';
  * scheme (`cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc`).
  */
 export function oidcSubjectVariable(issuerKey: string): string {
-  return '${' + issuerKey + ':sub}';
+  return policyVariable(issuerKey, 'sub');
+}
+
+/** The policy variable of condition key `<prefix>:<claim>`, e.g. `${www.amazon.com:user_id}`. */
+export function policyVariable(prefix: string, claim: string): string {
+  return '${' + prefix + ':' + claim + '}';
 }
 
 /** Matches any IAM policy variable, for example `${aws:username}` or `${accounts.google.com:sub}`. */

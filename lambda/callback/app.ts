@@ -474,8 +474,8 @@ export function createApp(deps: AppDeps): App {
     const checked = await uploadRequest(req, form);
     if (!('key' in checked)) return checked;
     const { session, name, key } = checked;
-    const uploadId = form.get('uploadId');
-    if (uploadId === null || !UPLOAD_ID.test(uploadId))
+    const uploadId = uploadIdOf(form);
+    if (uploadId === undefined)
       return json(400, { error: 'The upload id is missing or malformed.' });
     const parts = parseParts(form.get('parts'));
     if (typeof parts === 'string') return json(400, { error: parts });
@@ -490,8 +490,8 @@ export function createApp(deps: AppDeps): App {
     const checked = await uploadRequest(req, form);
     if (!('key' in checked)) return checked;
     const { session, name, key } = checked;
-    const uploadId = form.get('uploadId');
-    if (uploadId === null || !UPLOAD_ID.test(uploadId))
+    const uploadId = uploadIdOf(form);
+    if (uploadId === undefined)
       return json(400, { error: 'The upload id is missing or malformed.' });
     return uploadStep(async () => {
       await deps.storage.abortMultipart(credentialsOf(session), key, uploadId);
@@ -719,6 +719,12 @@ export function safeReturnTo(value: string | null): string {
   const url = new URL(value, 'https://app.invalid');
   if (url.origin !== 'https://app.invalid') return '/';
   return url.pathname + url.search;
+}
+
+/** The form's `uploadId` when well formed (printable, no whitespace, bounded). */
+function uploadIdOf(form: URLSearchParams): string | undefined {
+  const uploadId = form.get('uploadId');
+  return uploadId !== null && UPLOAD_ID.test(uploadId) ? uploadId : undefined;
 }
 
 function safeEqual(a: string, b: string): boolean {
