@@ -996,6 +996,7 @@ describe('isSafeSubject (catalog 38)', () => {
   test.each([
     '',
     'a/b',
+    'a\\b',
     'a*',
     'a?',
     '$x',
