@@ -12,7 +12,7 @@ module.exports = tseslint.config(
     files: ['**/*.ts'],
     rules: {
       // IAM policy variables look like template placeholders; they are only allowed
-      // in lib/policy-variables.ts, which disables this rule for itself.
+      // in common/policy-variables.ts, which disables this rule for itself.
       'no-template-curly-in-string': 'error',
       // Input validation here rejects control characters on purpose.
       'no-control-regex': 'off',

@@ -15,6 +15,8 @@ import * as targets from 'aws-cdk-lib/aws-route53-targets';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { pascal, Provider } from './providers';
+import type { AppConfig } from '../common/app-config';
+import { callbackPath } from '../common/provider-facts';
 
 /** The repository root: the esbuild project root and the home of package-lock.json. */
 const PROJECT_ROOT = path.join(__dirname, '..');
@@ -272,7 +274,8 @@ export class CallbackApp extends Construct {
       }),
     );
 
-    const appConfig = {
+    // Typed by the schema the function parses it with, so the two cannot drift apart.
+    const appConfig: AppConfig = {
       baseUrl: this.baseUrl,
       region: stack.region,
       bucket: props.bucket.bucketName,
@@ -418,7 +421,7 @@ export class CallbackApp extends Construct {
 
   /** The exact redirect URI to register at a provider: `<baseUrl>/oauth2callback/<name>`. */
   public redirectUri(provider: Provider): string {
-    return `${this.baseUrl}/oauth2callback/${provider.namespace}`;
+    return this.baseUrl + callbackPath(provider.namespace);
   }
 }
 

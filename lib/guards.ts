@@ -1,6 +1,7 @@
 import { CfnResource, Stack, Token } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
-import { POLICY_VARIABLE_PATTERN, policyVariable } from './policy-variables';
+import { POLICY_VARIABLE_PATTERN } from '../common/policy-variables';
+import { builtInByPrincipal, oidcProviderFacts } from '../common/provider-facts';
 import { USER_BUCKET_ACTIONS, USER_OBJECT_ACTIONS } from './web-identity-role';
 
 /**
@@ -32,11 +33,6 @@ interface PolicyDoc {
   Statement?: Statement | Statement[];
 }
 
-/** Provider condition-key prefixes whose audience key is `app_id` and whose subject is not `sub`. */
-const OAUTH_PROVIDERS: Record<string, { audience: string; subject: string }> = {
-  'www.amazon.com': { audience: 'app_id', subject: 'user_id' },
-  'graph.facebook.com': { audience: 'app_id', subject: 'id' },
-};
 const MUTABLE_CLAIMS =
   /:(email|email_verified|name|given_name|family_name|middle_name|nickname|preferred_username|profile|picture|website|phone_number|login|username)\}$/;
 const WEB_IDENTITY_ACTION = 'sts:assumerolewithwebidentity';
@@ -121,11 +117,9 @@ export function federatedKeyPrefix(
 
 /** Audience condition key and subject variable IAM uses for a provider prefix. */
 export function keysFor(prefix: string): { audienceKey: string; subjectVariable: string } {
-  const oauth = OAUTH_PROVIDERS[prefix];
-  return {
-    audienceKey: prefix + ':' + (oauth?.audience ?? 'aud'),
-    subjectVariable: policyVariable(prefix, oauth?.subject ?? 'sub'),
-  };
+  // A prefix that is not a built-in provider's is a generic OIDC issuer's host/path.
+  const facts = builtInByPrincipal(prefix) ?? oidcProviderFacts('https://' + prefix);
+  return { audienceKey: facts.audienceKeys[0], subjectVariable: facts.subjectVariable };
 }
 
 const isWebIdentityTrust = (s: Statement): boolean =>

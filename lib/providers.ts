@@ -2,22 +2,16 @@ import { Construct } from 'constructs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Token } from 'aws-cdk-lib';
 import {
-  AMAZON_SUBJECT,
-  FACEBOOK_SUBJECT,
-  GOOGLE_SUBJECT,
-  oidcSubjectVariable,
-} from './policy-variables';
+  BUILT_IN_PROVIDERS,
+  type BuiltInProviderFacts,
+  type ProviderFamily,
+  TokenKind,
+  oidcProviderFacts,
+  userPrefix,
+} from '../common/provider-facts';
 
-/** The four provider families; each is a distinct code path in the IaC and in the app. */
-export type ProviderFamily = 'amazon' | 'facebook' | 'google' | 'oidc';
-
-/** What the app hands to STS `AssumeRoleWithWebIdentity` as `WebIdentityToken`. */
-export enum TokenKind {
-  /** An OpenID Connect ID token (a JWT). */
-  ID_TOKEN = 'id_token',
-  /** An opaque OAuth 2.0 access token, sent together with `ProviderId`. */
-  ACCESS_TOKEN = 'access_token',
-}
+export { TokenKind, userPrefix };
+export type { ProviderFamily };
 
 /** Options for a generic OpenID Connect provider. */
 export interface OidcProviderOptions {
@@ -67,35 +61,13 @@ export abstract class Provider {
   /** Login with Amazon. `appId` is the security profile's client id. */
   public static amazon(appId: string): Provider {
     throwIfInvalid(validateAmazonAppId(appId));
-    return new BuiltInProvider({
-      family: 'amazon',
-      namespace: 'amazon',
-      displayName: 'Amazon',
-      principalName: 'www.amazon.com',
-      audienceKeys: ['www.amazon.com:app_id'],
-      subjectVariable: AMAZON_SUBJECT,
-      subjectClaim: 'user_id',
-      tokenKind: TokenKind.ACCESS_TOKEN,
-      providerId: 'www.amazon.com',
-      audiences: [appId],
-    });
+    return new BuiltInProvider(BUILT_IN_PROVIDERS.amazon, [appId]);
   }
 
   /** Facebook Login. `appId` is the numeric app id. */
   public static facebook(appId: string): Provider {
     throwIfInvalid(validateFacebookAppId(appId));
-    return new BuiltInProvider({
-      family: 'facebook',
-      namespace: 'facebook',
-      displayName: 'Facebook',
-      principalName: 'graph.facebook.com',
-      audienceKeys: ['graph.facebook.com:app_id'],
-      subjectVariable: FACEBOOK_SUBJECT,
-      subjectClaim: 'id',
-      tokenKind: TokenKind.ACCESS_TOKEN,
-      providerId: 'graph.facebook.com',
-      audiences: [appId],
-    });
+    return new BuiltInProvider(BUILT_IN_PROVIDERS.facebook, [appId]);
   }
 
   /**
@@ -105,17 +77,7 @@ export abstract class Provider {
   public static google(clientIds: string | string[]): Provider {
     const ids = typeof clientIds === 'string' ? [clientIds] : clientIds;
     throwIfInvalid(validateGoogleClientIds(ids));
-    return new BuiltInProvider({
-      family: 'google',
-      namespace: 'google',
-      displayName: 'Google',
-      principalName: 'accounts.google.com',
-      audienceKeys: ['accounts.google.com:aud', 'accounts.google.com:oaud'],
-      subjectVariable: GOOGLE_SUBJECT,
-      subjectClaim: 'sub',
-      tokenKind: TokenKind.ID_TOKEN,
-      audiences: [...ids],
-    });
+    return new BuiltInProvider(BUILT_IN_PROVIDERS.google, [...ids]);
   }
 
   /** Any OpenID Connect issuer, trusted through a native `AWS::IAM::OIDCProvider`. */
@@ -173,24 +135,6 @@ export abstract class Provider {
   public abstract bind(scope: Construct): ProviderBinding;
 }
 
-/** The one place a user's prefix is spelled; both Resource and the s3:prefix condition use it. */
-export function userPrefix(namespace: string, subjectVariable: string): string {
-  return 'users/' + namespace + '/' + subjectVariable + '/';
-}
-
-interface BuiltInProviderProps {
-  readonly family: ProviderFamily;
-  readonly namespace: string;
-  readonly displayName: string;
-  readonly principalName: string;
-  readonly audienceKeys: string[];
-  readonly subjectVariable: string;
-  readonly subjectClaim: string;
-  readonly tokenKind: TokenKind;
-  readonly providerId?: string;
-  readonly audiences: string[];
-}
-
 class BuiltInProvider extends Provider {
   public readonly family: ProviderFamily;
   public readonly namespace: string;
@@ -204,19 +148,20 @@ class BuiltInProvider extends Provider {
   public readonly audiences: readonly string[];
   public readonly issuerUrl?: string;
 
-  constructor(props: BuiltInProviderProps) {
+  constructor(facts: BuiltInProviderFacts, audiences: string[]) {
     super();
-    this.family = props.family;
-    this.namespace = props.namespace;
-    this.displayName = props.displayName;
-    this.audienceKeys = props.audienceKeys;
-    this.subjectVariable = props.subjectVariable;
-    this.subjectClaim = props.subjectClaim;
-    this.conditionKeyPrefix = props.principalName;
-    this.tokenKind = props.tokenKind;
-    this.providerId = props.providerId;
-    this.audiences = props.audiences;
-    this.issuerUrl = props.family === 'google' ? 'https://accounts.google.com' : undefined;
+    this.family = facts.family;
+    // A built-in family's namespace is its family name: amazon, facebook, google.
+    this.namespace = facts.family;
+    this.displayName = facts.displayName;
+    this.audienceKeys = facts.audienceKeys;
+    this.subjectVariable = facts.subjectVariable;
+    this.subjectClaim = facts.subjectClaim;
+    this.conditionKeyPrefix = facts.keyPrefix;
+    this.tokenKind = facts.tokenKind;
+    this.providerId = facts.providerId;
+    this.audiences = audiences;
+    this.issuerUrl = facts.issuer;
   }
 
   public bind(_scope: Construct): ProviderBinding {
@@ -243,10 +188,10 @@ class OidcProvider extends Provider {
     this.namespace = options.name;
     this.displayName = options.name;
     this.issuerUrl = options.issuerUrl;
-    // IAM names an OIDC provider's condition keys after the issuer without its scheme.
-    this.conditionKeyPrefix = options.issuerUrl.replace(/^https:\/\//, '');
-    this.audienceKeys = [this.conditionKeyPrefix + ':aud'];
-    this.subjectVariable = oidcSubjectVariable(this.conditionKeyPrefix);
+    const facts = oidcProviderFacts(options.issuerUrl);
+    this.conditionKeyPrefix = facts.keyPrefix;
+    this.audienceKeys = facts.audienceKeys;
+    this.subjectVariable = facts.subjectVariable;
     this.audiences = [...options.clientIds];
     this.thumbprints = options.thumbprints ? [...options.thumbprints] : undefined;
   }
@@ -328,7 +273,7 @@ export function validateGoogleClientIds(ids: unknown): string[] {
 }
 
 const NAME_PATTERN = /^[a-z][a-z0-9-]{0,30}[a-z0-9]$/;
-const RESERVED_NAMES = ['amazon', 'facebook', 'google'];
+const RESERVED_NAMES: readonly string[] = Object.keys(BUILT_IN_PROVIDERS);
 
 export function validateProviderName(name: unknown): string[] {
   if (typeof name !== 'string' || !NAME_PATTERN.test(name)) {

@@ -127,8 +127,9 @@ export class WebIdentityRole extends Construct {
       stringEquals[key] = oneOrMany(provider.audiences);
     }
     if (props.allowedSubjects && props.allowedSubjects.length > 0) {
-      stringEquals[provider.conditionKeyPrefix + ':' + subjectKeySuffix(provider.family)] =
-        oneOrMany(props.allowedSubjects);
+      stringEquals[provider.conditionKeyPrefix + ':' + provider.subjectClaim] = oneOrMany(
+        props.allowedSubjects,
+      );
     }
     const conditions: Record<string, Record<string, string | string[]>> = {
       StringEquals: stringEquals,
@@ -193,17 +194,6 @@ export class WebIdentityRole extends Construct {
       );
     }
     policy.attachToRole(this.role);
-  }
-}
-
-function subjectKeySuffix(family: ProviderFamily): string {
-  switch (family) {
-    case 'amazon':
-      return 'user_id';
-    case 'facebook':
-      return 'id';
-    default:
-      return 'sub';
   }
 }
 

@@ -2,6 +2,7 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypt
 import * as fs from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as path from 'node:path';
+import type { AccessTokenFamily } from '../common/provider-facts';
 import { OAUTH2_SIGN_IN_PATHS, pkceChallenge, sandboxClientOf } from './dev-idp-client';
 import {
   amazonUserId,
@@ -20,7 +21,7 @@ import { IDP_PATHS } from './sandbox-config';
  * profile endpoint, with the shapes of Login with Amazon and the Graph API.
  */
 
-export type OAuth2Family = 'amazon' | 'facebook';
+export type OAuth2Family = AccessTokenFamily;
 
 /** A live access token (stored by hash, in memory and optionally in a file). */
 export interface AccessTokenRecord {

@@ -5,6 +5,7 @@ import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import * as jose from 'jose';
+import { BUILT_IN_PROVIDERS, accessTokenFamilyOf, callbackPath } from '../common/provider-facts';
 import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import {
   TokenRefused,
@@ -21,7 +22,7 @@ import {
   type DevIdpEndpoints,
   type DevIdpFamily,
 } from './dev-idp-client';
-import { HttpError, json, OAuth2Providers, type OAuth2Family } from './dev-idp-oauth2';
+import { HttpError, json, OAuth2Providers } from './dev-idp-oauth2';
 import {
   emailOf,
   googleSubject,
@@ -101,12 +102,6 @@ export interface RunningDevIdp extends RunningServer {
   readonly oidcIssuer: string;
 }
 
-/** ProviderId of the access-token families, as STS takes it. */
-const PROVIDER_IDS: Record<string, OAuth2Family> = {
-  'www.amazon.com': 'amazon',
-  'graph.facebook.com': 'facebook',
-};
-
 const ID_TOKEN_ALGORITHMS = ['RS256'];
 
 /**
@@ -128,7 +123,7 @@ export function isSandboxRedirectUri(value: string): boolean {
 
 /** The app's registered callback URL of a family (`<app>/oauth2callback/<name>`). */
 const appCallback = (ports: SandboxPorts, name: string): string =>
-  `${urlOf(ports.app)}/oauth2callback/${name}`;
+  urlOf(ports.app) + callbackPath(name);
 
 interface StoredKeys {
   google: jose.JWK;
@@ -524,7 +519,7 @@ function createVerifier(
     token: string,
     providerId: string,
   ): Promise<VerifiedWebIdentity> {
-    const family = PROVIDER_IDS[providerId];
+    const family = accessTokenFamilyOf(providerId);
     if (!family) {
       throw refuse(
         `ProviderId ${providerId} is not an OAuth 2.0 provider of the sandbox (www.amazon.com, graph.facebook.com)`,
@@ -539,15 +534,15 @@ function createVerifier(
       throw new TokenRefused('ExpiredTokenException', `the ${providerId} access token has expired`);
     }
     const profile = OAuth2Providers.profileOf(family, record.user);
-    const subjectKey = family === 'amazon' ? 'user_id' : 'id';
-    const subject = profile[subjectKey];
+    const facts = BUILT_IN_PROVIDERS[family];
+    const subject = profile[facts.subjectClaim];
     return {
       provider: providerId,
       subject,
       audience: record.clientId,
       contextKeys: {
-        [`${providerId}:${subjectKey}`]: subject,
-        [`${providerId}:app_id`]: record.clientId,
+        [facts.subjectKey]: subject,
+        [facts.audienceKeys[0]]: record.clientId,
       },
     };
   }

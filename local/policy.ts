@@ -30,6 +30,7 @@ import {
   type ValidatedPolicy,
   type ValidationError,
 } from '@cloud-copilot/iam-policy';
+import { wildcardMatches } from '../common/wildcard';
 
 /** Where the template is deployed; fills pseudo parameters and ARNs. */
 export interface TemplateEnvironment {
@@ -380,16 +381,7 @@ function validated(
 
 /** True when an IAM action pattern (`sts:*`, `sts:AssumeRoleWith*`) covers `action`. */
 function actionPatternMatches(pattern: string, action: string): boolean {
-  const regex = new RegExp(
-    '^' +
-      pattern
-        .split('*')
-        .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
-        .join('.*') +
-      '$',
-    'i',
-  );
-  return regex.test(action);
+  return wildcardMatches(pattern, action, { ignoreCase: true });
 }
 
 const WEB_IDENTITY_ACTION = 'sts:AssumeRoleWithWebIdentity';

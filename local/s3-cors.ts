@@ -1,5 +1,6 @@
 import { resolveIntrinsics, type PolicyModel } from './policy';
 import { S3Error } from './s3-errors';
+import { wildcardMatches } from '../common/wildcard';
 
 /**
  * The buckets' CORS rules, read from the synthesized template's `CorsConfiguration`, applied
@@ -49,16 +50,7 @@ export function corsRulesFromTemplate(
 
 /** S3 wildcards: `*` matches any run of characters (origins allow one, headers any). */
 function wildcard(pattern: string, value: string, ignoreCase: boolean): boolean {
-  const re = new RegExp(
-    '^' +
-      pattern
-        .split('*')
-        .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
-        .join('.*') +
-      '$',
-    ignoreCase ? 'i' : '',
-  );
-  return re.test(value);
+  return wildcardMatches(pattern, value, { ignoreCase });
 }
 
 function matchRule(

@@ -20,6 +20,7 @@ import {
   type PolicyModel,
   type WebIdentityRoleModel,
 } from './policy';
+import { BUILT_IN_PROVIDERS, TokenKind, builtInByPrincipal } from '../common/provider-facts';
 import { HOST } from './sandbox-config';
 import {
   assumptionXml,
@@ -84,11 +85,6 @@ export interface LocalStsOptions {
   /** @default - no logging */
   readonly log?: (entry: StsLogEntry) => void;
 }
-
-/** Role trust principals of the built-in providers (no IAM OIDC provider needed). */
-const BUILT_IN_PROVIDERS = new Set(['accounts.google.com', 'www.amazon.com', 'graph.facebook.com']);
-/** Providers whose tokens are opaque OAuth 2.0 access tokens: STS needs `ProviderId`. */
-const ACCESS_TOKEN_PROVIDERS = new Set(['www.amazon.com', 'graph.facebook.com']);
 
 const TOKEN_REFUSAL_STATUS: Record<TokenRefused['code'], number> = {
   InvalidIdentityToken: 400,
@@ -390,8 +386,10 @@ function trustPrincipal(
   directory: Directory,
 ): { principal: string; keyPrefix: string } {
   const provider = verified.provider;
-  if (BUILT_IN_PROVIDERS.has(provider)) {
-    if (ACCESS_TOKEN_PROVIDERS.has(provider) && providerId !== provider) {
+  const builtIn = builtInByPrincipal(provider);
+  if (builtIn) {
+    const accessToken = builtIn.tokenKind === TokenKind.ACCESS_TOKEN;
+    if (accessToken && providerId !== builtIn.providerId) {
       // STS cannot know who issued an opaque access token without ProviderId.
       throw new StsError(
         'InvalidIdentityToken',
@@ -399,7 +397,7 @@ function trustPrincipal(
         `An OAuth 2.0 access token of ${provider} needs ProviderId=${provider}`,
       );
     }
-    if (!ACCESS_TOKEN_PROVIDERS.has(provider) && providerId !== undefined) {
+    if (!accessToken && providerId !== undefined) {
       throw new StsError(
         'InvalidIdentityToken',
         400,
@@ -420,8 +418,9 @@ function trustPrincipal(
     : undefined;
   if (!oidc) {
     // Google's ID tokens may say `https://accounts.google.com`; STS treats both as Google.
-    if (provider === 'https://accounts.google.com') {
-      return { principal: 'accounts.google.com', keyPrefix: 'accounts.google.com' };
+    const google = BUILT_IN_PROVIDERS.google;
+    if (provider === google.issuer) {
+      return { principal: google.keyPrefix, keyPrefix: google.keyPrefix };
     }
     throw new StsError(
       'InvalidIdentityToken',

@@ -4,7 +4,7 @@
  * Prints JSON stats in milliseconds.
  */
 import { createApp } from '../lambda/callback/app';
-import { parseAppConfig } from '../lambda/callback/config';
+import { parseAppConfig } from '../common/app-config';
 import { CookieSealer } from '../lambda/callback/cookies';
 import { APP_CONFIG_FOR_BENCH } from './bench-handler';
 

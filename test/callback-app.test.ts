@@ -8,7 +8,7 @@ import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { parseAppConfig } from '../lambda/callback/config';
+import { parseAppConfig } from '../common/app-config';
 import {
   ACCESS_LOG_FIELDS,
   CallbackApp,

@@ -11,7 +11,7 @@ import {
   FACEBOOK_SUBJECT,
   GOOGLE_SUBJECT,
   oidcSubjectVariable,
-} from '../lib/policy-variables';
+} from '../common/policy-variables';
 import {
   evaluateS3,
   evaluateTrust,

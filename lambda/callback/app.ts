@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { serialize, type SerializeOptions } from 'cookie';
-import { type AppConfig, type ProviderSettings, redirectUri } from './config';
+import { type AppConfig, type ProviderSettings, redirectUri } from '../../common/app-config';
+import { userPrefix } from '../../common/provider-facts';
 import { CookieSealer } from './cookies';
 import type { HttpRequest, HttpResponse } from './http';
 import { checkObjectName, isSafeSubject } from './names';
@@ -157,7 +158,7 @@ export function createApp(deps: AppDeps): App {
     sessionToken: s.st,
     expiration: s.exp,
   });
-  const prefixOf = (s: SessionCookie) => `users/${s.p}/${s.sub}/`;
+  const prefixOf = (s: SessionCookie) => userPrefix(s.p, s.sub);
 
   // ---- routes ----
 

@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { type App, createApp } from './app';
-import { parseAppConfig } from './config';
+import { parseAppConfig } from '../../common/app-config';
 import type { HttpRequest, HttpResponse } from './http';
 import { parseCookies } from './http';
 import { createIdentityProviders } from './idp';

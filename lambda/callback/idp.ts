@@ -1,7 +1,12 @@
 import { createHmac } from 'node:crypto';
 import * as jose from 'jose';
 import * as oidc from 'openid-client';
-import type { ProviderSettings } from './config';
+import type { ProviderSettings } from '../../common/app-config';
+import {
+  type AccessTokenFamily,
+  BUILT_IN_PROVIDERS,
+  isOidcFamily,
+} from '../../common/provider-facts';
 import { isSafeSubject } from './names';
 import {
   SignInError,
@@ -46,7 +51,7 @@ export interface IdentityProviderDeps {
   readonly allowInsecureRequests?: boolean;
 }
 
-/** Amazon and Facebook: endpoints, scopes and where the subject is in the profile. */
+/** Amazon and Facebook: endpoints and scopes (the profile's subject field is in the provider facts). */
 const OAUTH2_DEFAULTS = {
   amazon: {
     authorizationEndpoint: 'https://www.amazon.com/ap/oa',
@@ -55,7 +60,6 @@ const OAUTH2_DEFAULTS = {
     profileEndpoint: 'https://api.amazon.com/user/profile',
     // `profile` = user_id + name + email; the name is only displayed.
     scopes: ['profile'],
-    subjectField: 'user_id',
   },
   facebook: {
     authorizationEndpoint: 'https://www.facebook.com/v19.0/dialog/oauth',
@@ -63,7 +67,6 @@ const OAUTH2_DEFAULTS = {
     // Answers { id, name }.
     profileEndpoint: 'https://graph.facebook.com/me?fields=id,name',
     scopes: ['public_profile'],
-    subjectField: 'id',
   },
 } as const;
 
@@ -432,7 +435,7 @@ export function createIdentityProviders(deps: IdentityProviderDeps): IdentityPro
     }
     if (!isObject(profile))
       throw fail('idp_unavailable', provider, 'profile endpoint answered a non-object');
-    const field = OAUTH2_DEFAULTS[family].subjectField;
+    const field = BUILT_IN_PROVIDERS[family].subjectClaim;
     const subject = profile[field];
     if (subject === undefined) throw fail('token_rejected', provider, `profile has no ${field}`);
     if (!isSafeSubject(subject))
@@ -682,10 +685,10 @@ function scopesOf(provider: ProviderSettings): string[] {
 }
 
 function isOidc(provider: ProviderSettings): boolean {
-  return provider.family === 'google' || provider.family === 'oidc';
+  return isOidcFamily(provider.family);
 }
 
-function oauth2Family(provider: ProviderSettings): 'amazon' | 'facebook' {
+function oauth2Family(provider: ProviderSettings): AccessTokenFamily {
   if (provider.family !== 'amazon' && provider.family !== 'facebook') {
     throw new Error(`provider ${provider.name} is not an OAuth 2.0 provider`);
   }

@@ -1,4 +1,4 @@
-import type { ProviderSettings } from './config';
+import type { ProviderSettings } from '../../common/app-config';
 
 /**
  * The ports of the core: everything that talks to the outside is injected, so the

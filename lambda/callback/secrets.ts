@@ -1,5 +1,5 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type { AppConfig } from './config';
+import type { AppConfig } from '../../common/app-config';
 import type { Clock, SecretStore } from './ports';
 
 /** Secrets are cached per container for a few minutes, so a rotated value is picked up. */

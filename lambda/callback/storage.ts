@@ -13,7 +13,7 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import type { AppConfig } from './config';
+import type { AppConfig } from '../../common/app-config';
 import {
   SignInError,
   type StoredObject,

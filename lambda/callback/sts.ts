@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { AssumeRoleWithWebIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import type { AppConfig, ProviderSettings } from './config';
+import type { AppConfig, ProviderSettings } from '../../common/app-config';
+import { providerFacts } from '../../common/provider-facts';
 import {
   SignInError,
   type SignedInIdentity,
@@ -20,16 +21,6 @@ export const MAX_WEB_IDENTITY_TOKEN_LENGTH = 20_000;
 const DEFAULT_MAX_ATTEMPTS = 3;
 const BACKOFF_BASE_MS = 100;
 const BACKOFF_CAP_MS = 1_000;
-
-/**
- * `ProviderId` per OAuth 2.0 family. STS needs it to know which provider validates an
- * opaque access token; an OIDC ID token names its issuer itself and must never carry
- * one (catalog 33).
- */
-const ACCESS_TOKEN_PROVIDER_IDS: Readonly<Partial<Record<ProviderSettings['family'], string>>> = {
-  amazon: 'www.amazon.com',
-  facebook: 'graph.facebook.com',
-};
 
 export interface TokenExchangeDeps {
   readonly config: AppConfig;
@@ -63,9 +54,10 @@ export function createTokenExchange(deps: TokenExchangeDeps): TokenExchange {
           `${provider.name}: web identity token has ${token.length} characters, STS accepts at most ${MAX_WEB_IDENTITY_TOKEN_LENGTH}; not sent`,
         );
       }
-      const providerId = ACCESS_TOKEN_PROVIDER_IDS[provider.family]
-        ? (provider.providerId ?? ACCESS_TOKEN_PROVIDER_IDS[provider.family])
-        : undefined;
+      // STS needs ProviderId to know who validates an opaque access token; an OIDC ID
+      // token names its issuer itself and must never carry one (catalog 33).
+      const familyProviderId = providerFacts(provider.family, provider.issuer).providerId;
+      const providerId = familyProviderId ? (provider.providerId ?? familyProviderId) : undefined;
       const input = {
         RoleArn: provider.roleArn,
         RoleSessionName: roleSessionName(provider.name, identity.subject),

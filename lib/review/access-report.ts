@@ -6,7 +6,8 @@ import {
   flatten,
   keysFor,
 } from '../guards';
-import { POLICY_VARIABLE_PATTERN } from '../policy-variables';
+import { POLICY_VARIABLE_PATTERN } from '../../common/policy-variables';
+import { builtInByPrincipal } from '../../common/provider-facts';
 
 /**
  * A reviewer's view of a synthesized CloudFormation template, as Markdown: who may
@@ -59,13 +60,16 @@ interface RoleAccess {
 
 const OIDC_PROVIDER_TYPES = ['AWS::IAM::OIDCProvider', 'Custom::AWSCDKOpenIdConnectProvider'];
 
-/** Built-in web identity providers: condition-key prefix -> [name in words, short name]. */
-const KNOWN_PROVIDERS: Record<string, [string, string]> = {
-  'www.amazon.com': ['Login with Amazon', 'amazon'],
-  'accounts.google.com': ['Google', 'google'],
-  'graph.facebook.com': ['Facebook', 'facebook'],
-  'cognito-identity.amazonaws.com': ['Amazon Cognito identity pools', 'cognito identity'],
-};
+const COGNITO_IDENTITY = 'cognito-identity.amazonaws.com';
+
+/** A known federated principal: [name in words, short name]. */
+function knownProvider(prefix: string): [string, string] | undefined {
+  const builtIn = builtInByPrincipal(prefix);
+  if (builtIn) return [builtIn.productName, builtIn.family];
+  return prefix === COGNITO_IDENTITY
+    ? ['Amazon Cognito identity pools', 'cognito identity']
+    : undefined;
+}
 
 /** IAM condition operators in words: [trust mood, "only if" mood]. */
 const OPERATORS: Record<string, [string, string]> = {
@@ -196,7 +200,7 @@ class Readable {
 
   /** The readable name of a condition-key prefix: `google`, a namespace, an issuer host. */
   private providerShortName(prefix: string): string | undefined {
-    const known = KNOWN_PROVIDERS[prefix]?.[1] ?? this.issuerNames.get(prefix);
+    const known = knownProvider(prefix)?.[1] ?? this.issuerNames.get(prefix);
     if (known) return known;
     return prefix.includes('.') ? prefix.split('/')[0] : undefined;
   }
@@ -352,7 +356,7 @@ function describeFederated(
   r: Readable,
 ): string {
   if (typeof federated === 'string') {
-    const known = KNOWN_PROVIDERS[federated];
+    const known = knownProvider(federated);
     if (known) return `${known[0]} (${federated})`;
     return `federated principal ${r.code(federated)}, not defined in this template`;
   }

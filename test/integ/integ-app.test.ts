@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { App, CfnElement } from 'aws-cdk-lib';
 import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { oidcSubjectVariable } from '../../lib/policy-variables';
+import { oidcSubjectVariable } from '../../common/policy-variables';
 import { Provider } from '../../lib/providers';
 import { SKIP_BUNDLING, testApp } from '../helpers';
 import {

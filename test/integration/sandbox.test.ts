@@ -17,7 +17,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { AssumeRoleWithWebIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { parseAppConfig } from '../../lambda/callback/config';
+import { parseAppConfig } from '../../common/app-config';
 import {
   type TemporaryCredentials,
   UploadRefusedError,

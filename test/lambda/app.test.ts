@@ -7,11 +7,7 @@ import {
   safeReturnTo,
   type AppDeps,
 } from '../../lambda/callback/app';
-import {
-  parseAppConfig,
-  type AppConfig,
-  type ProviderSettings,
-} from '../../lambda/callback/config';
+import { parseAppConfig, type AppConfig, type ProviderSettings } from '../../common/app-config';
 import { CookieSealer } from '../../lambda/callback/cookies';
 import type { HttpRequest, HttpResponse } from '../../lambda/callback/http';
 import {

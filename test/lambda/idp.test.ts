@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { buildSync } from 'esbuild';
 import * as jose from 'jose';
 import type * as MockServer from 'oauth2-mock-server';
-import type { ProviderSettings } from '../../lambda/callback/config';
+import type { ProviderSettings } from '../../common/app-config';
 import { createIdentityProviders } from '../../lambda/callback/idp';
 import { isSafeSubject } from '../../lambda/callback/names';
 import { SignInError, type IdentityProviders, type SecretStore } from '../../lambda/callback/ports';

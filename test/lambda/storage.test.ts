@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
-import type { AppConfig } from '../../lambda/callback/config';
+import type { AppConfig } from '../../common/app-config';
 import {
   SignInError,
   type TemporaryCredentials,

@@ -13,7 +13,7 @@ import {
 } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
-import type { AppConfig, ProviderSettings } from '../../lambda/callback/config';
+import type { AppConfig, ProviderSettings } from '../../common/app-config';
 import { SignInError, type SignedInIdentity } from '../../lambda/callback/ports';
 import {
   createTokenExchange,

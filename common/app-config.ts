@@ -1,13 +1,12 @@
 import * as z from 'zod/mini';
+import { PROVIDER_FAMILIES, callbackPath } from './provider-facts';
 
 /**
  * The callback app's runtime configuration: one JSON document in the APP_CONFIG
- * environment variable, written by the CDK app (lib/callback-app.ts) or the sandbox.
+ * environment variable, written by the CDK app (lib/callback-app.ts, typed by `AppConfig`)
+ * or the sandbox, and read by the Lambda function (lambda/callback/handler.ts).
  * Nothing secret is in it: secrets are referenced by id and read from the SecretStore.
  */
-
-export const PROVIDER_FAMILIES = ['amazon', 'facebook', 'google', 'oidc'] as const;
-export type ProviderFamily = (typeof PROVIDER_FAMILIES)[number];
 
 const url = z.string().check(z.regex(/^https?:\/\/[^\s]+$/, 'must be an http(s) URL'));
 
@@ -94,5 +93,5 @@ export function parseAppConfig(json: string | undefined): AppConfig {
 
 /** The redirect URI registered at the IdP: from configuration only, never from the Host header. */
 export function redirectUri(config: AppConfig, provider: ProviderSettings): string {
-  return `${config.baseUrl}/oauth2callback/${provider.name}`;
+  return config.baseUrl + callbackPath(provider.name);
 }
