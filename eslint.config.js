@@ -3,6 +3,24 @@ const js = require('@eslint/js');
 const tseslint = require('typescript-eslint');
 const prettier = require('eslint-config-prettier');
 
+/** Forbids imports from the given top-level folders in the matched files. */
+function layer(files, forbidden) {
+  return {
+    files: [files],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: forbidden.map((folder) => ({
+            group: [`**/${folder}`, `**/${folder}/**`],
+            message: `${files.split('/')[0]}/ must not import from ${folder}/ (layer boundary, see README "Layout").`,
+          })),
+        },
+      ],
+    },
+  };
+}
+
 module.exports = tseslint.config(
   { ignores: ['node_modules/**', 'cdk.out/**', 'coverage/**', '**/*.d.ts', 'test-artifacts/**'] },
   js.configs.recommended,
@@ -19,6 +37,13 @@ module.exports = tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
     },
   },
+  // Layer boundaries: common/ is bundled into the Lambda and used everywhere, so it depends
+  // on nothing of ours; the Lambda app never pulls in the CDK constructs or the sandbox;
+  // the constructs never depend on the sandbox or the app's code (only its entry path).
+  layer('common/**/*.ts', ['lib', 'lambda', 'local', 'scripts', 'test', 'integ', 'bin']),
+  layer('lambda/**/*.ts', ['lib', 'local', 'scripts', 'test', 'integ', 'bin']),
+  layer('lib/**/*.ts', ['lambda', 'local', 'scripts', 'test', 'integ', 'bin']),
+  layer('local/**/*.ts', ['scripts', 'test', 'integ']),
   {
     files: ['lambda/callback/static/*.js'],
     languageOptions: {

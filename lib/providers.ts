@@ -296,7 +296,7 @@ export function validateProviderName(name: unknown): string[] {
 const TOKEN_ISSUER =
   'must be known at synth time: IAM names the trust condition keys after the issuer (<issuer>:aud), ' +
   'and CloudFormation cannot resolve a token inside a policy key. Deploy the issuer first and pass its ' +
-  'literal value (see test/integ for a two-stack example)';
+  'literal value (see integ/ for a two-stack example)';
 
 export function validateIssuerUrl(issuerUrl: unknown): string[] {
   if (typeof issuerUrl === 'string' && Token.isUnresolved(issuerUrl)) {

@@ -8,6 +8,7 @@ import { buildStage, federationStackName } from '../lib/stage';
 import type { RunningServer } from './contracts';
 import { SessionStore } from './contracts';
 import { startDevIdp } from './dev-idp';
+import { cdkFeatureFlags } from './feature-flags';
 import { devIdpEndpoints } from './dev-idp-client';
 import { startLocalHttpApi } from './http-api';
 import { loadPolicyModel, roleTrusting, type PolicyModel } from './policy';
@@ -88,7 +89,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   const app = new App({
     outdir: assemblyDir,
     builtinCloudFormationValidation: false,
-    context: { 'aws:cdk:enable-asset-metadata': true },
+    context: { ...cdkFeatureFlags(), 'aws:cdk:enable-asset-metadata': true },
   });
   buildStage(app, config);
   app.synth();

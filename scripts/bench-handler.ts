@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { BenchOptions, BenchRow, BenchSection } from './bench-lib';
-import { medianOf } from './bench-lib';
+import { APP_CONFIG_FOR_BENCH, medianOf } from './bench-lib';
 
 const TARGET_BUNDLE_KB = 250;
 const TARGET_COLD_MS = 150;
@@ -56,26 +56,6 @@ handler({
   process.stdout.write(String(ms));
 });
 `;
-
-export const APP_CONFIG_FOR_BENCH = {
-  baseUrl: 'https://files.example.com',
-  region: 'eu-west-1',
-  bucket: 'user-data-bucket',
-  durationSeconds: 3600,
-  cookieKeySecretId: 'cookie-key',
-  sandbox: true,
-  providers: [
-    {
-      name: 'google',
-      family: 'google',
-      displayName: 'Google',
-      clientId: '1-a.apps.googleusercontent.com',
-      clientSecretId: 'google-secret',
-      issuer: 'https://accounts.google.com',
-      roleArn: 'arn:aws:iam::123456789012:role/google-users',
-    },
-  ],
-};
 
 export function handlerSections(bundleOf: () => string): BenchSection[] {
   return [

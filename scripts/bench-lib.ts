@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { AppConfig } from '../common/app-config';
 
 export interface Stats {
   readonly median: number;
@@ -179,3 +180,24 @@ export function runSections(sections: readonly BenchSection[], opts: BenchOption
           .trimEnd();
   return [line(header), ...rows.map(line)].join('\n');
 }
+
+/** The app's configuration for the handler benches (cold start, warm page view). */
+export const APP_CONFIG_FOR_BENCH: AppConfig = {
+  baseUrl: 'https://files.example.com',
+  region: 'eu-west-1',
+  bucket: 'user-data-bucket',
+  durationSeconds: 3600,
+  cookieKeySecretId: 'cookie-key',
+  sandbox: true,
+  providers: [
+    {
+      name: 'google',
+      family: 'google',
+      displayName: 'Google',
+      clientId: '1-a.apps.googleusercontent.com',
+      clientSecretId: 'google-secret',
+      issuer: 'https://accounts.google.com',
+      roleArn: 'arn:aws:iam::123456789012:role/google-users',
+    },
+  ],
+};

@@ -25,105 +25,21 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { HOPS, RESULT_PREFIX, S3_PHASES, SIGNIN_PHASES } from './bench-sandbox';
-
-/** One bounded phase of closed-loop load: stops at `maxRequests` or `maxMs`, whichever first. */
-export interface LoadPhase {
-  readonly name: string;
-  readonly concurrency: number;
-  readonly maxRequests: number;
-  readonly maxMs: number;
-}
-
-export type LoadTarget =
-  | {
-      readonly kind: 'sdk';
-      readonly endpoint: string;
-      readonly bucket: string;
-      readonly key: string;
-      readonly credentials: {
-        readonly accessKeyId: string;
-        readonly secretAccessKey: string;
-        readonly sessionToken?: string;
-      };
-      readonly expectBytes: number;
-      readonly ca: string;
-    }
-  | {
-      readonly kind: 'url';
-      readonly url: string;
-      readonly expectBytes: number;
-      readonly ca: string;
-    }
-  | { readonly kind: 'signin'; readonly app: string; readonly idp: string; readonly ca: string };
-
-export interface LoadJob {
-  readonly target: LoadTarget;
-  readonly phases: readonly LoadPhase[];
-  readonly requestTimeoutMs: number;
-}
-
-/** Milliseconds. */
-export interface Latency {
-  readonly p50: number;
-  readonly p95: number;
-  readonly max: number;
-}
-
-/** What the load generator measures in one phase. */
-interface ClientPhase {
-  readonly name: string;
-  readonly concurrency: number;
-  readonly completed: number;
-  readonly errors: number;
-  readonly firstError?: string;
-  readonly wallMs: number;
-  readonly perSecond: number;
-  readonly latencyMs: Latency;
-  /** CPU time of the load generator process. */
-  readonly clientCpuMs: number;
-  /** Connections the S3 clients opened (keep-alive agents). */
-  readonly connectionsOpened: number;
-  /** Sign-ins: median time per sign-in spent in each kind of hop. */
-  readonly hopsMs?: Readonly<Record<string, number>>;
-}
-
-/** A phase, with what the host saw meanwhile. */
-export interface PhaseReport extends ClientPhase {
-  /** CPU time of the host process (dev IdP, STS, S3 proxy, s3rver, HTTP API front). */
-  readonly hostCpuMs: number;
-  /** CPU time of the Lambda runner process (Linux /proc, 10 ms ticks), if found. */
-  readonly lambdaCpuMs?: number;
-  /** CPU time of every process on the machine, and the machine's capacity (wall x cpus). */
-  readonly machineBusyMs: number;
-  readonly machineCapacityMs: number;
-}
-
-export interface StartReport {
-  /** process.uptime() when this mode began: node + tsx + this script. */
-  readonly bootS: number;
-  /** process.uptime() when the first sandbox was ready: node + tsx + modules + start. */
-  readonly readyUptimeS: number;
-  readonly firstColdS: number;
-  readonly closeS: number;
-  readonly restartS: number;
-  readonly firstWarmS: number;
-  readonly synthS: number;
-  readonly synthNoBundlingS: number;
-}
-
-export type S3LoadName = 'sdkLocal' | 'sdkS3rver' | 'presignedLocal' | 'plainS3rver';
-
-export interface S3Report {
-  readonly objectBytes: number;
-  /** SDK GetObject presign (middleware + SigV4, no network), ms per URL. */
-  readonly presignMs: number;
-  readonly loads: Readonly<Record<S3LoadName, Readonly<Record<string, PhaseReport>>>>;
-}
-
-export interface SigninReport {
-  readonly phases: Readonly<Record<string, PhaseReport>>;
-}
+import {
+  HOPS,
+  RESULT_PREFIX,
+  S3_PHASES,
+  SIGNIN_PHASES,
+  type ClientPhase,
+  type LoadJob,
+  type LoadPhase,
+  type LoadTarget,
+  type PhaseReport,
+  type S3LoadName,
+  type S3Report,
+  type SigninReport,
+  type StartReport,
+} from './bench-sandbox-protocol';
 
 const OBJECT_BYTES = 4096;
 /** s3rver's built-in account. */
@@ -182,6 +98,7 @@ async function synthLikeSandbox(outdir: string, bundling: boolean): Promise<void
   const { App, AssetStaging } = await import('aws-cdk-lib');
   const { parseStageConfig } = await import('../lib/config');
   const { buildStage } = await import('../lib/stage');
+  const { cdkFeatureFlags } = await import('../local/feature-flags');
   const { DEFAULT_PORTS, sandboxStageConfig } = await import('../local/sandbox-config');
   AssetStaging.clearAssetHashCache();
   const config = parseStageConfig('local', sandboxStageConfig(DEFAULT_PORTS), 'the sandbox stage');
@@ -189,6 +106,7 @@ async function synthLikeSandbox(outdir: string, bundling: boolean): Promise<void
     outdir,
     builtinCloudFormationValidation: false,
     context: {
+      ...cdkFeatureFlags(),
       'aws:cdk:enable-asset-metadata': true,
       ...(bundling ? {} : { 'aws:cdk:bundling-stacks': [] }),
     },

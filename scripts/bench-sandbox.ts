@@ -12,42 +12,23 @@ import { spawnSync } from 'node:child_process';
 import * as os from 'node:os';
 import type { BenchOptions, BenchRow, BenchSection, Stats } from './bench-lib';
 import { median } from './bench-lib';
-import type {
-  LoadPhase,
-  PhaseReport,
-  S3LoadName,
-  S3Report,
-  SigninReport,
-  StartReport,
-} from './bench-sandbox-worker';
-
-export const RESULT_PREFIX = 'BENCH-RESULT ';
+import {
+  HOPS,
+  RESULT_PREFIX,
+  S3_PHASES,
+  SIGNIN_PHASES,
+  type LoadPhase,
+  type PhaseReport,
+  type S3LoadName,
+  type S3Report,
+  type SigninReport,
+  type StartReport,
+} from './bench-sandbox-protocol';
 
 /** Fresh sandbox starts measured (at most; `--runs` caps it), after one warm-up. */
 const START_RUNS = 3;
 const TARGET_S3_PER_SECOND = 300;
 const TARGET_S3_LATENCY_RATIO = 3;
-
-export const S3_PHASES: readonly LoadPhase[] = [
-  { name: 'warmup', concurrency: 16, maxRequests: 300, maxMs: 1_000 },
-  { name: 'loaded', concurrency: 16, maxRequests: 3_000, maxMs: 3_000 },
-  { name: 'single', concurrency: 1, maxRequests: 500, maxMs: 1_000 },
-];
-
-export const SIGNIN_PHASES: readonly LoadPhase[] = [
-  { name: 'warmup', concurrency: 20, maxRequests: 20, maxMs: 10_000 },
-  { name: 'single', concurrency: 1, maxRequests: 10, maxMs: 5_000 },
-  { name: 'loaded', concurrency: 20, maxRequests: 200, maxMs: 20_000 },
-];
-
-/** The hops of one sign-in, by where they go. */
-export const HOPS = {
-  login: 'app /login',
-  idp: 'dev IdP',
-  callback: 'app callback',
-  files: 'app files page',
-  other: 'other',
-} as const;
 
 const CPUS = os.cpus().length;
 const S3_CLIENTS = phase(S3_PHASES, 'loaded').concurrency;

@@ -6,7 +6,7 @@
 import { createApp } from '../lambda/callback/app';
 import { parseAppConfig } from '../common/app-config';
 import { CookieSealer } from '../lambda/callback/cookies';
-import { APP_CONFIG_FOR_BENCH } from './bench-handler';
+import { APP_CONFIG_FOR_BENCH } from './bench-lib';
 
 const KEY = 'c'.repeat(48);
 const REQUESTS = 2000;

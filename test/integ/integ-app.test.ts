@@ -1,5 +1,5 @@
 /**
- * The real-AWS integration test app (test/integ/integ-app.ts), synthesized offline: what
+ * The real-AWS integration test app (integ/integ-app.ts), synthesized offline: what
  * the runner deploys, and that the runner refuses to start without being told to.
  */
 import { spawnSync } from 'node:child_process';
@@ -11,7 +11,8 @@ import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { oidcSubjectVariable } from '../../common/policy-variables';
 import { Provider } from '../../lib/providers';
-import { SKIP_BUNDLING, testApp } from '../helpers';
+import { cdkFeatureFlags } from '../../local/feature-flags';
+import { SKIP_BUNDLING, testApp } from '../support/helpers';
 import {
   buildIntegApp,
   CLIENT_ID_CONTEXT,
@@ -19,8 +20,8 @@ import {
   INTEG_STACK_NAME,
   integIdsFromContext,
   USER_POOL_ID_CONTEXT,
-} from './integ-app';
-import { refusal, REFUSED } from './run-integ';
+} from '../../integ/integ-app';
+import { refusal, REFUSED } from '../../integ/run-integ';
 
 const IDS = { userPoolId: 'eu-west-1_AbCdEf123', clientId: '1example23456789abcdefghij' };
 /** IAM's name for the pool: its issuer without the scheme. */
@@ -174,6 +175,7 @@ describe('two phases', () => {
     const app = new App({
       builtinCloudFormationValidation: false,
       context: {
+        ...cdkFeatureFlags(),
         ...SKIP_BUNDLING,
         [USER_POOL_ID_CONTEXT]: IDS.userPoolId,
         [CLIENT_ID_CONTEXT]: IDS.clientId,
@@ -241,7 +243,7 @@ describe('run-integ.ts refuses to start', () => {
   });
 
   describe('as a process, without touching the network', () => {
-    const runner = path.join(__dirname, 'run-integ.ts');
+    const runner = path.join(__dirname, '..', '..', 'integ', 'run-integ.ts');
     let dir: string;
     let sentinel: string;
 

@@ -48,7 +48,7 @@ import {
   type CredentialScope,
 } from '../../local/sigv4';
 import { createLocalTls } from '../../local/tls';
-import { synthTemplate } from '../helpers';
+import { synthTemplate } from '../support/helpers';
 
 /**
  * The local S3 against the real `@aws-sdk/client-s3` and `@aws-sdk/s3-request-presigner`

@@ -30,7 +30,7 @@ import {
 } from '../../local/sandbox-config';
 import { startLocalSts, type StsLogEntry } from '../../local/sts';
 import { createLocalTls } from '../../local/tls';
-import { synthTemplate } from '../helpers';
+import { synthTemplate } from '../support/helpers';
 
 /**
  * The local STS against the real `@aws-sdk/client-sts` over HTTPS (trusting only the

@@ -5,9 +5,9 @@ import * as path from 'node:path';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { parseStageConfig } from '../lib/config';
-import { buildStage } from '../lib/stage';
-import { exampleRawConfig, testApp, testConfig, testRawConfig } from './helpers';
+import { parseStageConfig } from '../../lib/config';
+import { buildStage } from '../../lib/stage';
+import { exampleRawConfig, testApp, testConfig, testRawConfig } from '../support/helpers';
 
 /** Synthesizes with cdk-nag AwsSolutions; returns the unacknowledged findings (the synth error). */
 function unacknowledgedFindings(app: App): string {

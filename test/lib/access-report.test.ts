@@ -1,5 +1,5 @@
-import { buildAccessReport } from '../lib/review/access-report';
-import { synthTemplate } from './helpers';
+import { buildAccessReport } from '../../lib/review/access-report';
+import { synthTemplate } from '../support/helpers';
 
 interface Res {
   Type: string;

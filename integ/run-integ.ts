@@ -1,8 +1,8 @@
 /**
- * The integration test against a real AWS account (test/integ/README.md). NOT part of
+ * The integration test against a real AWS account (integ/README.md). NOT part of
  * `npm test`: it deploys, creates users and costs a little. Usage:
  *
- *   AWS_PROFILE=<profile> npx tsx test/integ/run-integ.ts --yes-deploy
+ *   AWS_PROFILE=<profile> npx tsx integ/run-integ.ts --yes-deploy
  *
  * 1. deploys the issuer stack (a Cognito user pool and app client), then the federation
  *    stack trusting that pool, with the local CDK CLI;
@@ -46,20 +46,20 @@ import {
   USER_POOL_ID_CONTEXT,
 } from './integ-app';
 
-const REPO_ROOT = path.resolve(__dirname, '..', '..');
-const APP_COMMAND = 'npx tsx test/integ/integ-app.ts';
+const REPO_ROOT = path.resolve(__dirname, '..');
+const APP_COMMAND = 'npx tsx integ/integ-app.ts';
 const YES_FLAG = '--yes-deploy';
 /** Exit code of a refusal: nothing was deployed, nothing was called. */
 export const REFUSED = 2;
 
 export const USAGE = [
-  'Usage: AWS_PROFILE=<profile> npx tsx test/integ/run-integ.ts --yes-deploy',
+  'Usage: AWS_PROFILE=<profile> npx tsx integ/run-integ.ts --yes-deploy',
   '',
   `Deploys ${INTEG_IDP_STACK_NAME} (a Cognito user pool) and ${INTEG_STACK_NAME} (the`,
   'federation core) into the account and region of your AWS credentials, runs the',
   'isolation checks with two test users, then empties the buckets and destroys both',
   'stacks. The account and region must be bootstrapped (npx cdk bootstrap). See',
-  'test/integ/README.md.',
+  'integ/README.md.',
 ].join('\n');
 
 /**

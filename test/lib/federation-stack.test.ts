@@ -1,6 +1,6 @@
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
-import { parseStageConfig } from '../lib/config';
-import { buildTestStack, exampleRawConfig, synthTemplate, testConfig } from './helpers';
+import { parseStageConfig } from '../../lib/config';
+import { buildTestStack, exampleRawConfig, synthTemplate, testConfig } from '../support/helpers';
 
 /* eslint-disable no-template-curly-in-string */
 const BUCKET_ARN = { 'Fn::GetAtt': [Match.stringLikeRegexp('^UserDataBucket'), 'Arn'] };

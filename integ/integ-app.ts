@@ -1,7 +1,7 @@
 /**
- * The integration test app for a real AWS account (how to run it: test/integ/README.md).
+ * The integration test app for a real AWS account (how to run it: integ/README.md).
  *
- * Two stacks, deployed in this order by test/integ/run-integ.ts:
+ * Two stacks, deployed in this order by integ/run-integ.ts:
  *
  * 1. `WebIdFederation-integ-idp`: a Cognito user pool and an app client, the OpenID
  *    Connect issuer of the test users.
@@ -20,10 +20,10 @@
 import { App, Aws, CfnOutput, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import { Construct } from 'constructs';
-import { addFederationGuards } from '../../lib/guards';
-import { Provider } from '../../lib/providers';
-import { UserDataBucket } from '../../lib/user-data-bucket';
-import { WebIdentityRole } from '../../lib/web-identity-role';
+import { addFederationGuards } from '../lib/guards';
+import { Provider } from '../lib/providers';
+import { UserDataBucket } from '../lib/user-data-bucket';
+import { WebIdentityRole } from '../lib/web-identity-role';
 
 /** The issuer stack (phase 1). */
 export const INTEG_IDP_STACK_NAME = 'WebIdFederation-integ-idp';

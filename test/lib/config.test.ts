@@ -2,10 +2,10 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ConfigError, parseStageConfig } from '../lib/config';
-import { UserDataEncryption } from '../lib/user-data-bucket';
-import { TokenKind } from '../lib/providers';
-import { exampleRawConfig, testRawConfig } from './helpers';
+import { ConfigError, parseStageConfig } from '../../lib/config';
+import { UserDataEncryption } from '../../lib/user-data-bucket';
+import { TokenKind } from '../../lib/providers';
+import { exampleRawConfig, testRawConfig } from '../support/helpers';
 
 function problems(raw: unknown, stage = 'test'): string[] {
   try {
@@ -355,7 +355,7 @@ describe('bin/app.ts (cdk synth entry)', () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'wif-synth-'));
     const result = spawnSync(
       process.execPath,
-      ['--import', 'tsx', path.join(__dirname, '..', 'bin', 'app.ts')],
+      ['--import', 'tsx', path.join(__dirname, '..', '..', 'bin', 'app.ts')],
       {
         env: {
           ...process.env,

@@ -1,12 +1,12 @@
 import { CfnElement, CfnResource } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { FederationStack } from '../lib/federation-stack';
-import { findUnsafeFederation } from '../lib/guards';
-import { parseStageConfig } from '../lib/config';
-import { Provider } from '../lib/providers';
-import { WebIdentityRole } from '../lib/web-identity-role';
-import { buildTestStack, synthTemplate, testConfig, testRawConfig } from './helpers';
+import { FederationStack } from '../../lib/federation-stack';
+import { findUnsafeFederation } from '../../lib/guards';
+import { parseStageConfig } from '../../lib/config';
+import { Provider } from '../../lib/providers';
+import { WebIdentityRole } from '../../lib/web-identity-role';
+import { buildTestStack, synthTemplate, testConfig, testRawConfig } from '../support/helpers';
 
 /* eslint-disable no-template-curly-in-string */
 

@@ -5,13 +5,13 @@
  * foreign tokens. The expectations come from the design (DESIGN.md's provider table),
  * not from lib/: only the client ids are read from the test config.
  */
-import { synthTemplate, testConfig, testRawConfig } from './helpers';
+import { synthTemplate, testConfig, testRawConfig } from '../support/helpers';
 import {
   AMAZON_SUBJECT,
   FACEBOOK_SUBJECT,
   GOOGLE_SUBJECT,
   oidcSubjectVariable,
-} from '../common/policy-variables';
+} from '../../common/policy-variables';
 import {
   evaluateS3,
   evaluateTrust,
@@ -24,7 +24,7 @@ import {
   type PolicyModel,
   type S3Request,
   type TrustRequest,
-} from '../local/policy';
+} from '../../local/policy';
 
 const ENV = { accountId: '123456789012', region: 'eu-west-1' };
 const COGNITO_ISSUER_KEY = 'cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123';

@@ -2,13 +2,16 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { parseStageConfig, RawStageConfig, StageConfig } from '../lib/config';
-import { FederationStack } from '../lib/federation-stack';
-import { buildStage } from '../lib/stage';
+import { parseStageConfig, RawStageConfig, StageConfig } from '../../lib/config';
+import { FederationStack } from '../../lib/federation-stack';
+import { buildStage } from '../../lib/stage';
+import { cdkFeatureFlags } from '../../local/feature-flags';
 
 /** The checked-in example config, as raw JSON (a fresh copy each call). */
 export function exampleRawConfig(): RawStageConfig {
-  return JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'config', 'example.json'), 'utf8'));
+  return JSON.parse(
+    fs.readFileSync(path.join(__dirname, '..', '..', 'config', 'example.json'), 'utf8'),
+  );
 }
 
 /** A config with real-looking (non-placeholder) ids for every provider family. */
@@ -45,7 +48,10 @@ export const SKIP_BUNDLING = { 'aws:cdk:bundling-stacks': [] as string[] };
 
 /** A fresh app for unit tests: no bundling, no CloudFormation validation plugin. */
 export function testApp(): App {
-  return new App({ builtinCloudFormationValidation: false, context: { ...SKIP_BUNDLING } });
+  return new App({
+    builtinCloudFormationValidation: false,
+    context: { ...cdkFeatureFlags(), ...SKIP_BUNDLING },
+  });
 }
 
 /** Builds the stage into a fresh app (no bundling, no CloudFormation validation plugin). */

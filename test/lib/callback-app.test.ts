@@ -8,18 +8,18 @@ import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { parseAppConfig } from '../common/app-config';
+import { parseAppConfig } from '../../common/app-config';
 import {
   ACCESS_LOG_FIELDS,
   CallbackApp,
   CallbackAppProps,
   DEFAULT_CALLBACK_ENTRY,
-} from '../lib/callback-app';
-import { ConfigError, parseStageConfig, RawStageConfig } from '../lib/config';
-import { FederationStack } from '../lib/federation-stack';
-import { findUnsafeAppEndpoints } from '../lib/guards';
-import { Provider } from '../lib/providers';
-import { buildTestStack, testApp, testConfig, testRawConfig } from './helpers';
+} from '../../lib/callback-app';
+import { ConfigError, parseStageConfig, RawStageConfig } from '../../lib/config';
+import { FederationStack } from '../../lib/federation-stack';
+import { findUnsafeAppEndpoints } from '../../lib/guards';
+import { Provider } from '../../lib/providers';
+import { buildTestStack, testApp, testConfig, testRawConfig } from '../support/helpers';
 
 type Json = Record<string, unknown>;
 interface Resource {
@@ -803,7 +803,7 @@ describe('real bundling with the local esbuild', () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'wif-bundle-'));
     const synth = spawnSync(
       process.execPath,
-      ['--import', 'tsx', path.join(__dirname, '..', 'bin', 'app.ts')],
+      ['--import', 'tsx', path.join(__dirname, '..', '..', 'bin', 'app.ts')],
       {
         env: {
           ...process.env,
@@ -846,7 +846,10 @@ describe('real bundling with the local esbuild', () => {
         encoding: 'utf8',
         timeout: 30_000,
         // The runtime provides the AWS SDK; here it comes from the project's node_modules.
-        env: { PATH: process.env.PATH, NODE_PATH: path.join(__dirname, '..', 'node_modules') },
+        env: {
+          PATH: process.env.PATH,
+          NODE_PATH: path.join(__dirname, '..', '..', 'node_modules'),
+        },
       },
     );
     expect(load.stderr).toBe('');
