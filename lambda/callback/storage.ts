@@ -277,7 +277,7 @@ class S3ClientCache {
       // The sandbox's S3 serves buckets by path on one host.
       ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
       // With the defaults, presigned PUT URLs carry x-amz-checksum-crc32 of an EMPTY body
-      // (so every real upload fails) and GET URLs carry x-amz-checksum-mode (DESIGN wire facts).
+      // (so every real upload fails) and GET URLs carry x-amz-checksum-mode (docs/architecture.md, wire facts).
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
       requestHandler: this.requestHandler,

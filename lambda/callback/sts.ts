@@ -86,7 +86,7 @@ export function createTokenExchange(deps: TokenExchangeDeps): TokenExchange {
         }
         const c = output.Credentials;
         if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !c.Expiration) {
-          // A malformed answer parses to `Credentials: undefined` without an error (DESIGN wire facts).
+          // A malformed answer parses to `Credentials: undefined` without an error (docs/architecture.md, wire facts).
           throw new SignInError(
             'sts_unavailable',
             UNAVAILABLE_MESSAGE,
