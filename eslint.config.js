@@ -29,8 +29,8 @@ module.exports = tseslint.config(
   {
     files: ['**/*.ts'],
     rules: {
-      // IAM policy variables look like template placeholders; they are only allowed
-      // in common/policy-variables.ts, which disables this rule for itself.
+      // IAM policy variables look like template placeholders; they are built only by
+      // common/policy-variables.ts (tests that spell them out on purpose disable this).
       'no-template-curly-in-string': 'error',
       // Input validation here rejects control characters on purpose.
       'no-control-regex': 'off',
