@@ -22,3 +22,23 @@ export function policyVariable(prefix: string, claim: string): string {
 
 /** Matches any IAM policy variable, for example `${aws:username}` or `${accounts.google.com:sub}`. */
 export const POLICY_VARIABLE_PATTERN = /\$\{([^}]+)\}/g;
+
+/**
+ * `StringNotLike` patterns that match a subject IAM must refuse: one containing `/` or `\`
+ * (it would nest into another user's prefix or be read as a separator), `*`, `?` or `$`
+ * (wildcards and variables when the prefix is evaluated). In IAM's `*Like` operators `*`
+ * and `?` are wildcards, so the literal characters are spelled with IAM's special
+ * variables `${*}`, `${?}` and `${$}`.
+ */
+export const UNSAFE_SUBJECT_PATTERNS: readonly string[] = [
+  '*/*',
+  '*\\*',
+  '*' + literal('*') + '*',
+  '*' + literal('?') + '*',
+  '*' + literal('$') + '*',
+];
+
+/** IAM's spelling of a literal `*`, `?` or `$` inside a policy: `${*}`, `${?}`, `${$}`. */
+function literal(character: '*' | '?' | '$'): string {
+  return '${' + character + '}';
+}

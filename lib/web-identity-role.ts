@@ -3,6 +3,7 @@ import { Duration, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import { UNSAFE_SUBJECT_PATTERNS } from '../common/policy-variables';
 import { Provider, ProviderFamily } from './providers';
 
 /** The object-level actions a user has on their own prefix, and nothing else. */
@@ -133,6 +134,12 @@ export class WebIdentityRole extends Construct {
     }
     const conditions: Record<string, Record<string, string | string[]>> = {
       StringEquals: stringEquals,
+      // The subject becomes a path segment of the user's prefix. IAM itself refuses one
+      // that could reach beyond it (a `/` would nest into another user's prefix), so
+      // isolation does not rest on the app's own check (subject-safe-for-prefix).
+      StringNotLike: {
+        [provider.conditionKeyPrefix + ':' + provider.subjectClaim]: [...UNSAFE_SUBJECT_PATTERNS],
+      },
     };
     if (props.amr && props.amr.length > 0) {
       conditions['ForAnyValue:StringEquals'] = {

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { App, CfnElement } from 'aws-cdk-lib';
 import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { oidcSubjectVariable } from '../../common/policy-variables';
+import { UNSAFE_SUBJECT_PATTERNS, oidcSubjectVariable } from '../../common/policy-variables';
 import { Provider } from '../../lib/providers';
 import { cdkFeatureFlags } from '../../local/feature-flags';
 import { SKIP_BUNDLING, testApp } from '../support/helpers';
@@ -85,7 +85,7 @@ describe('federation stack (phase 2)', () => {
     });
   });
 
-  test('the role trusts that provider only, for tokens whose aud is the app client', () => {
+  test('the role trusts that provider only, for tokens whose aud is the app client and whose sub is safe', () => {
     const provider = Object.keys(federation.findResources('AWS::IAM::OIDCProvider'))[0];
     const statements = new Capture();
     federation.hasResourceProperties('AWS::IAM::Role', {
@@ -96,7 +96,10 @@ describe('federation stack (phase 2)', () => {
         Action: 'sts:AssumeRoleWithWebIdentity',
         Effect: 'Allow',
         Principal: { Federated: { Ref: provider } },
-        Condition: { StringEquals: { [`${ISSUER_KEY}:aud`]: IDS.clientId } },
+        Condition: {
+          StringEquals: { [`${ISSUER_KEY}:aud`]: IDS.clientId },
+          StringNotLike: { [`${ISSUER_KEY}:sub`]: [...UNSAFE_SUBJECT_PATTERNS] },
+        },
       },
     ]);
   });
