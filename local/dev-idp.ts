@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as https from 'node:https';
-import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import * as jose from 'jose';
 import { BUILT_IN_PROVIDERS, accessTokenFamilyOf, callbackPath } from '../common/provider-facts';
@@ -23,6 +22,7 @@ import {
   type DevIdpFamily,
 } from './dev-idp-client';
 import { HttpError, json, OAuth2Providers } from './dev-idp-oauth2';
+import { listenOnHost } from './listen';
 import {
   emailOf,
   googleSubject,
@@ -624,14 +624,7 @@ export async function startDevIdp(options: DevIdpOptions): Promise<RunningDevIdp
       });
     },
   );
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, HOST, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnHost(server, options.port);
   const url = urlOf(port);
   const issuerOfOidc = oidcIssuer({ ...options.ports, idp: port });
 

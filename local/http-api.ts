@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { RunningServer, TlsOptions } from './contracts';
+import { listenOnHost } from './listen';
 
 /**
  * The local HTTP API: API Gateway payload v2 events for the exact Lambda bundle that
@@ -107,8 +108,7 @@ export async function startLocalHttpApi(options: LocalHttpApiOptions): Promise<R
       });
     },
   );
-  await listen(server, options.port);
-  const port = (server.address() as AddressInfo).port;
+  const port = await listenOnHost(server, options.port);
   return {
     url: `https://127.0.0.1:${port}`,
     port,
@@ -204,17 +204,4 @@ function writeResult(
   res.writeHead(result.statusCode ?? 200, headers);
   const body = result.body ?? '';
   res.end(result.isBase64Encoded ? Buffer.from(body, 'base64') : body);
-}
-
-export function listen(server: https.Server, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(
-        err.code === 'EADDRINUSE'
-          ? new Error(`port ${port} on 127.0.0.1 is busy (is the sandbox already running?)`)
-          : err,
-      ),
-    );
-    server.listen(port, '127.0.0.1', () => resolve());
-  });
 }

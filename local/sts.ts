@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as https from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { validateSessionPolicy } from '@cloud-copilot/iam-policy';
 import {
   TokenRefused,
@@ -21,6 +20,7 @@ import {
   type WebIdentityRoleModel,
 } from './policy';
 import { BUILT_IN_PROVIDERS, TokenKind, builtInByPrincipal } from '../common/provider-facts';
+import { listenOnHost } from './listen';
 import { HOST } from './sandbox-config';
 import {
   assumptionXml,
@@ -697,14 +697,7 @@ export async function startLocalSts(options: LocalStsOptions): Promise<RunningSe
       void handle(req, res);
     },
   );
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, HOST, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnHost(server, options.port);
   let closing: Promise<void> | undefined;
   return {
     url: `https://${HOST}:${port}`,

@@ -25,7 +25,8 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { parseStageConfig } from '../../lib/config';
 import { SessionStore, type RunningServer, type SandboxSession } from '../../local/contracts';
 import { loadPolicyModel, roleTrusting, type PolicyModel } from '../../local/policy';
-import { startLocalS3, type S3LogEntry } from '../../local/s3';
+import { startLocalS3 } from '../../local/s3';
+import type { S3LogEntry } from '../../local/s3-pipeline';
 import { listPage, type ListedObject } from '../../local/s3-listing';
 import { crc32c, decodeAwsChunked } from '../../local/s3-payload';
 import {
@@ -1219,6 +1220,12 @@ describe('local S3 with the real AWS SDK', () => {
     for (const secret of [alice.secretAccessKey, alice.sessionToken, bob.sessionToken])
       expect(text).not.toContain(secret);
     expect(text).not.toMatch(/[0-9a-f]{64}/);
+  });
+
+  test('refuses to start on a busy port, with a clear error', async () => {
+    await expect(
+      startLocalS3({ port: server.port, tls, dataDir, template, model, sessions }),
+    ).rejects.toThrow(`port ${server.port} on 127.0.0.1 is busy`);
   });
 
   test('data survives a restart on the same data directory', async () => {

@@ -1,0 +1,192 @@
+import type * as http from 'node:http';
+import type { Readable } from 'node:stream';
+import { PRESIGN_PARAMS } from './s3-auth';
+import type { Backend } from './s3-backend';
+import type { S3Operation } from './s3-operations';
+import { CHECKSUM_HEADER } from './s3-payload';
+import { checkConditions, checkParts, checkUpload } from './s3-preconditions';
+import type { AuthorizedRequest } from './s3-request';
+import { prepareBody } from './s3-request-body';
+
+/**
+ * Carries an authorized operation out through s3rver: the body checked first, only the
+ * headers and query parameters s3rver should see (no credentials, nothing handled here),
+ * writes serialized per key, and s3rver's answer relayed with S3's own headers.
+ */
+
+/** Headers that never go from the client to s3rver (auth, hop-by-hop, handled here). */
+const DROPPED_REQUEST_HEADERS = new Set([
+  'host',
+  'authorization',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'expect',
+  'origin',
+  'access-control-request-method',
+  'access-control-request-headers',
+  'content-length',
+  'content-md5',
+  'x-amz-security-token',
+  'x-amz-content-sha256',
+  'x-amz-date',
+  'x-amz-decoded-content-length',
+  'x-amz-trailer',
+  'x-amz-sdk-checksum-algorithm',
+  'x-amz-user-agent',
+  'x-amz-copy-source',
+]);
+
+/** Response headers of s3rver not relayed (hop-by-hop, or set here). */
+const DROPPED_RESPONSE_HEADERS = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'date',
+  'vary',
+  'x-amz-request-id',
+  'x-amz-id-2',
+]);
+
+const RESPONSE_OVERRIDES: Readonly<Record<string, string>> = {
+  'response-cache-control': 'Cache-Control',
+  'response-content-disposition': 'Content-Disposition',
+  'response-content-encoding': 'Content-Encoding',
+  'response-content-language': 'Content-Language',
+  'response-content-type': 'Content-Type',
+  'response-expires': 'Expires',
+};
+
+/** Operations that write a key: serialized per key, so conditional writes are atomic. */
+const WRITES = new Set(['PutObject', 'CopyObject', 'CompleteMultipartUpload', 'DeleteObject']);
+
+export async function forward(
+  backend: Backend,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  x: AuthorizedRequest,
+  query: ReadonlyMap<string, string>,
+): Promise<void> {
+  const { op, headerOf } = x;
+  if (op.name === 'UploadPart' || op.name === 'CompleteMultipartUpload')
+    await checkUpload(backend, op, query);
+  const carriesBody = ['PUT', 'POST'].includes(req.method!.toUpperCase());
+  const body = await prepareBody(req, x, op.name === 'CompleteMultipartUpload');
+  if (op.name === 'CompleteMultipartUpload') await checkParts(backend, op, query, body as Buffer);
+
+  const headers = upstreamHeaders(req, x, query, body, carriesBody);
+  const path = upstreamPath(op, query);
+  const send = () =>
+    backend.request({
+      method: req.method!.toUpperCase(),
+      path,
+      headers,
+      body: carriesBody ? body : undefined,
+    });
+  const upstream = WRITES.has(op.name)
+    ? await backend.withKeyLock(op.bucket, op.key!, async () => {
+        await checkConditions(backend, op, headerOf);
+        return send();
+      })
+    : await send();
+  relay(upstream, res, x, query);
+}
+
+/** The client's headers s3rver may see, plus what the proxy sets for it. */
+function upstreamHeaders(
+  req: http.IncomingMessage,
+  x: AuthorizedRequest,
+  query: ReadonlyMap<string, string>,
+  body: Buffer | Readable | undefined,
+  carriesBody: boolean,
+): http.OutgoingHttpHeaders {
+  const { op, headerOf } = x;
+  const headers: http.OutgoingHttpHeaders = {};
+  for (const [name, values] of Object.entries(req.headersDistinct)) {
+    if (values === undefined || DROPPED_REQUEST_HEADERS.has(name) || name.startsWith('amz-sdk-'))
+      continue;
+    if (CHECKSUM_HEADER.test(name)) continue;
+    if (carriesBody && (name === 'if-none-match' || name === 'if-match')) continue;
+    if (name === 'content-encoding') {
+      const rest = values
+        .join(',')
+        .split(',')
+        .map((v) => v.trim())
+        .filter((v) => v !== '' && v.toLowerCase() !== 'aws-chunked');
+      if (rest.length > 0) headers[name] = rest.join(', ');
+      continue;
+    }
+    headers[name] = values.join(', ');
+  }
+  // Presigned URLs carry x-amz-meta-* in the query; S3 stores them as metadata.
+  for (const [name, value] of query) {
+    if (name.toLowerCase().startsWith('x-amz-meta-')) headers[name.toLowerCase()] = value;
+  }
+  if (op.copySource) {
+    // s3rver reads the copy source with decodeURI; encodeURI round-trips through it
+    // exactly, so it copies the very object that was authorized.
+    headers['x-amz-copy-source'] = '/' + encodeURI(`${op.copySource.bucket}/${op.copySource.key}`);
+  }
+  if (Buffer.isBuffer(body)) headers['content-length'] = String(body.length);
+  else if (body !== undefined && headerOf('content-length') !== undefined) {
+    headers['content-length'] = headerOf('content-length');
+  } else if (body === undefined && carriesBody) headers['content-length'] = '0';
+  return headers;
+}
+
+/**
+ * The path is rebuilt from the decoded names, so s3rver decodes exactly the bucket and key
+ * that were authorized (it decodes `%2F` inside a key back to `/`).
+ */
+function upstreamPath(op: S3Operation, query: ReadonlyMap<string, string>): string {
+  const forwardedQuery = [...query.entries()]
+    .filter(
+      ([n]) =>
+        !PRESIGN_PARAMS.includes(n) &&
+        n !== 'x-id' &&
+        !n.toLowerCase().startsWith('x-amz-') &&
+        !(n in RESPONSE_OVERRIDES),
+    )
+    .map(([n, v]) => `${encodeURIComponent(n)}=${encodeURIComponent(v)}`)
+    .join('&');
+  return (
+    `/${encodeURIComponent(op.bucket)}` +
+    (op.key !== undefined ? `/${encodeURIComponent(op.key)}` : '') +
+    (forwardedQuery ? `?${forwardedQuery}` : '')
+  );
+}
+
+/** s3rver's answer to the client, with the CORS headers and any `response-*` overrides. */
+function relay(
+  upstream: http.IncomingMessage,
+  res: http.ServerResponse,
+  x: AuthorizedRequest,
+  query: ReadonlyMap<string, string>,
+): void {
+  const { op } = x;
+  const status = upstream.statusCode ?? 502;
+  res.statusCode = status;
+  for (const [name, value] of Object.entries(upstream.headers)) {
+    if (
+      value === undefined ||
+      DROPPED_RESPONSE_HEADERS.has(name) ||
+      name.startsWith('access-control-')
+    )
+      continue;
+    res.setHeader(name, value);
+  }
+  for (const [name, value] of Object.entries(x.extraHeaders)) res.setHeader(name, value);
+  if ((op.name === 'GetObject' || op.name === 'HeadObject') && (status === 200 || status === 206)) {
+    for (const [param, header] of Object.entries(RESPONSE_OVERRIDES)) {
+      const value = query.get(param);
+      if (value !== undefined) res.setHeader(header, value);
+    }
+  }
+  upstream.on('error', (e) => res.destroy(e));
+  upstream.pipe(res);
+}
