@@ -528,7 +528,7 @@ export function validateBaseUrl(baseUrl: string, sandbox: boolean): string[] {
   }
   if (url.protocol !== 'https:' && !sandbox) {
     return [
-      `[catalog 52] ${JSON.stringify(baseUrl)} is not HTTPS; outside the sandbox the redirect URIs and the Secure cookies need https:// (set "sandbox": true only for the local stage).`,
+      `[providers-unique-https] ${JSON.stringify(baseUrl)} is not HTTPS; outside the sandbox the redirect URIs and the Secure cookies need https:// (set "sandbox": true only for the local stage).`,
     ];
   }
   return [];
@@ -552,12 +552,12 @@ export function validateCertificateArn(arn: string, stackRegion: string | undefi
   const region = m[1];
   if (stackRegion === undefined) {
     return [
-      `[catalog 51] the certificate is in ${region}, but the stack's region is not set, so it cannot be checked: HTTP API custom domains are regional and need a certificate in the API's own region. Set "env": { "region": "${region}" } (or the region you deploy to).`,
+      `[certificate-region] the certificate is in ${region}, but the stack's region is not set, so it cannot be checked: HTTP API custom domains are regional and need a certificate in the API's own region. Set "env": { "region": "${region}" } (or the region you deploy to).`,
     ];
   }
   if (region !== stackRegion) {
     return [
-      `[catalog 51] the certificate is in ${region}, but the stack deploys to ${stackRegion}: HTTP API custom domains are regional and need a certificate in the API's own region (us-east-1 certificates are for CloudFront/edge endpoints only). Request or import the certificate in ${stackRegion}, or give hostedZoneId/hostedZoneName to have one created. Got ${JSON.stringify(arn)}.`,
+      `[certificate-region] the certificate is in ${region}, but the stack deploys to ${stackRegion}: HTTP API custom domains are regional and need a certificate in the API's own region (us-east-1 certificates are for CloudFront/edge endpoints only). Request or import the certificate in ${stackRegion}, or give hostedZoneId/hostedZoneName to have one created. Got ${JSON.stringify(arn)}.`,
     ];
   }
   return [];

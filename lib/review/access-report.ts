@@ -1,11 +1,20 @@
+import { findUnsafeFederation } from '../guards';
 import {
   asArray,
-  CfnTemplate,
   federatedKeyPrefix,
-  findUnsafeFederation,
-  flatten,
+  isWebIdentityRole,
+  isWebIdentityTrust,
   keysFor,
-} from '../guards';
+  OIDC_PROVIDER_TYPES,
+  oidcProviderId,
+  refId,
+  templateModel,
+  type CfnResourceJson as Resource,
+  type CfnTemplate,
+  type PolicyStatement as Statement,
+  type RoleModel,
+  type TemplateModel,
+} from '../template/model';
 import { POLICY_VARIABLE_PATTERN } from '../../common/policy-variables';
 import { builtInByPrincipal } from '../../common/provider-facts';
 
@@ -20,45 +29,6 @@ export interface AccessReportOptions {
   /** The stack name, for the title. */
   readonly stackName: string;
 }
-
-interface Resource {
-  readonly Type: string;
-  readonly Properties?: Record<string, unknown>;
-  readonly DeletionPolicy?: string;
-}
-interface Statement {
-  readonly Sid?: string;
-  readonly Effect?: string;
-  readonly Principal?: unknown;
-  readonly Action?: unknown;
-  readonly NotAction?: unknown;
-  readonly Resource?: unknown;
-  readonly NotResource?: unknown;
-  readonly Condition?: Record<string, Record<string, unknown>>;
-}
-interface PolicyDoc {
-  readonly Statement?: Statement | Statement[];
-}
-interface TemplateJson {
-  readonly Description?: string;
-  readonly Resources?: Record<string, Resource>;
-  readonly Outputs?: Record<string, { Description?: string; Value?: unknown }>;
-}
-interface AttachedPolicy {
-  /** Where the statements come from: a policy's name, `inline X` or `managed X`. */
-  readonly source: string;
-  readonly doc: PolicyDoc;
-}
-interface RoleAccess {
-  readonly id: string;
-  readonly resource: Resource;
-  readonly trust: Statement[];
-  readonly policies: AttachedPolicy[];
-  /** Managed policy ARNs whose content is not in this template. */
-  readonly externalPolicyArns: unknown[];
-}
-
-const OIDC_PROVIDER_TYPES = ['AWS::IAM::OIDCProvider', 'Custom::AWSCDKOpenIdConnectProvider'];
 
 const COGNITO_IDENTITY = 'cognito-identity.amazonaws.com';
 
@@ -103,14 +73,14 @@ const OPERATORS: Record<string, [string, string]> = {
 type Mood = 'must' | 'is';
 
 export function buildAccessReport(template: object, opts: AccessReportOptions): string {
-  const t = template as TemplateJson;
-  const resources = t.Resources ?? {};
+  const t = template as CfnTemplate;
+  const model = templateModel(t);
+  const resources = model.resources;
   const r = new Readable(resources, JSON.stringify(template));
-  const roles = collectRoles(resources);
-  const webRoles = roles.filter((x) => x.trust.some(isWebIdentityTrust));
-  const otherRoles = roles.filter((x) => !webRoles.includes(x));
-  const buckets = idsOfType(resources, 'AWS::S3::Bucket');
-  const findings = findUnsafeFederation(template as CfnTemplate);
+  const webRoles = model.roles.filter(isWebIdentityRole);
+  const otherRoles = model.roles.filter((x) => !webRoles.includes(x));
+  const buckets = model.buckets;
+  const findings = findUnsafeFederation(t);
 
   const out: string[] = [];
   out.push(`# Access review: ${opts.stackName}`, '');
@@ -147,7 +117,7 @@ export function buildAccessReport(template: object, opts: AccessReportOptions): 
   if (otherRoles.length === 0) out.push('None: no other role in this template.', '');
   for (const role of otherRoles) out.push(...otherRoleSection(role, resources, r));
 
-  out.push('## Buckets', '', ...bucketSection(buckets, resources, r));
+  out.push('## Buckets', '', ...bucketSection(model, r));
   out.push('## Outputs', '', ...outputsSection(t.Outputs ?? {}, r));
   return out.join('\n');
 }
@@ -158,7 +128,7 @@ class Readable {
   private readonly issuerNames = new Map<string, string>();
 
   constructor(
-    private readonly resources: Record<string, Resource>,
+    private readonly resources: Readonly<Record<string, Resource>>,
     templateText: string,
   ) {
     // Generated logical ids end in an 8-digit hash; drop it where no two names collide.
@@ -226,7 +196,7 @@ class Readable {
     if (Array.isArray(value)) return value.map((v) => this.raw(v)).join(', ');
     if (!value || typeof value !== 'object') return String(value);
     const o = value as Record<string, unknown>;
-    if ('Ref' in o || 'Fn::GetAtt' in o) return this.leaf(flatten(o).replace(/^@/, ''));
+    if ('Ref' in o || 'Fn::GetAtt' in o) return this.leaf(refId(o));
     if (Array.isArray(o['Fn::Join'])) {
       const [sep, parts] = o['Fn::Join'] as [string, unknown];
       return asArray(parts as unknown[])
@@ -293,66 +263,10 @@ class Readable {
   }
 }
 
-function idsOfType(resources: Record<string, Resource>, type: string): string[] {
-  return Object.keys(resources).filter((id) => resources[id].Type === type);
-}
-
-function collectRoles(resources: Record<string, Resource>): RoleAccess[] {
-  const roles = new Map<string, RoleAccess>();
-  for (const id of idsOfType(resources, 'AWS::IAM::Role')) {
-    const p = resources[id].Properties ?? {};
-    roles.set(id, {
-      id,
-      resource: resources[id],
-      trust: asArray((p.AssumeRolePolicyDocument as PolicyDoc | undefined)?.Statement),
-      policies: asArray(p.Policies as { PolicyName: string; PolicyDocument: PolicyDoc }[]).map(
-        (x) => ({ source: `inline ${x.PolicyName}`, doc: x.PolicyDocument }),
-      ),
-      externalPolicyArns: [],
-    });
-  }
-  const refId = (ref: unknown) => flatten(ref).replace(/^@/, '');
-  const attached = new Set<string>();
-  for (const [id, res] of Object.entries(resources)) {
-    if (res.Type !== 'AWS::IAM::Policy' && res.Type !== 'AWS::IAM::ManagedPolicy') continue;
-    const p = res.Properties ?? {};
-    for (const ref of asArray(p.Roles as unknown[])) {
-      const role = roles.get(refId(ref));
-      if (!role) continue;
-      const kind = res.Type === 'AWS::IAM::ManagedPolicy' ? 'managed ' : '';
-      role.policies.push({ source: kind + id, doc: p.PolicyDocument as PolicyDoc });
-      attached.add(`${role.id} ${id}`);
-    }
-  }
-  for (const role of roles.values()) {
-    for (const arn of asArray(role.resource.Properties?.ManagedPolicyArns as unknown[])) {
-      const id = refId(arn);
-      const managed = resources[id];
-      if (managed?.Type === 'AWS::IAM::ManagedPolicy') {
-        if (!attached.has(`${role.id} ${id}`)) {
-          role.policies.push({
-            source: 'managed ' + id,
-            doc: managed.Properties?.PolicyDocument as PolicyDoc,
-          });
-        }
-      } else {
-        role.externalPolicyArns.push(arn);
-      }
-    }
-  }
-  return [...roles.values()];
-}
-
-const isWebIdentityTrust = (s: Statement): boolean =>
-  s.Effect === 'Allow' &&
-  asArray(s.Action as string[]).some((a) =>
-    ['sts:assumerolewithwebidentity', 'sts:*', '*'].includes(String(a).toLowerCase()),
-  );
-
 /** The federated principal in words, e.g. `Google (accounts.google.com)`. */
 function describeFederated(
   federated: unknown,
-  resources: Record<string, Resource>,
+  resources: Readonly<Record<string, Resource>>,
   r: Readable,
 ): string {
   if (typeof federated === 'string') {
@@ -360,11 +274,9 @@ function describeFederated(
     if (known) return `${known[0]} (${federated})`;
     return `federated principal ${r.code(federated)}, not defined in this template`;
   }
-  const id = flatten(federated)
-    .replace(/^@/, '')
-    .replace(/\.Arn$/, '');
-  const provider = resources[id];
-  if (provider && OIDC_PROVIDER_TYPES.includes(provider.Type)) {
+  const id = oidcProviderId(federated, resources);
+  if (id !== undefined) {
+    const provider = resources[id];
     const p = provider.Properties ?? {};
     const kind = provider.Type === 'AWS::IAM::OIDCProvider' ? 'IAM OIDC provider' : 'OIDC provider';
     return `OIDC issuer ${r.text(p.Url)} (${kind} ${id})`;
@@ -374,7 +286,7 @@ function describeFederated(
 
 function describePrincipal(
   principal: unknown,
-  resources: Record<string, Resource>,
+  resources: Readonly<Record<string, Resource>>,
   r: Readable,
 ): string {
   if (principal === '*') return 'anyone (`*`)';
@@ -437,10 +349,10 @@ function formatDuration(seconds: number): string {
 
 const cell = (s: string): string => s.replace(/\n/g, '<br>');
 
-function permissionsTable(role: RoleAccess, r: Readable): string[] {
+function permissionsTable(role: RoleModel, r: Readable): string[] {
   const rows: string[] = [];
-  for (const { source, doc } of role.policies) {
-    for (const s of asArray(doc?.Statement)) {
+  for (const policy of role.policies) {
+    for (const s of asArray(policy.document?.Statement)) {
       const actions =
         s.NotAction !== undefined
           ? 'all except ' +
@@ -461,8 +373,8 @@ function permissionsTable(role: RoleAccess, r: Readable): string[] {
               .join('<br>');
       const conditions = describeConditions(s.Condition, 'is', r).join('<br>') || 'always';
       const effect = s.Effect === 'Allow' ? 'Allow' : `**${s.Effect}**`;
-      const from = r.name(source.replace(/^(inline |managed )/, '')) + (s.Sid ? ` (${s.Sid})` : '');
-      const kind = /^(inline |managed )/.exec(source)?.[1] ?? '';
+      const from = r.name(policy.name) + (s.Sid ? ` (${s.Sid})` : '');
+      const kind = policy.kind === 'policy' ? '' : policy.kind + ' ';
       rows.push(`| ${effect} | ${actions} | ${targets} | ${cell(conditions)} | ${kind}${from} |`);
     }
   }
@@ -484,11 +396,15 @@ function permissionsTable(role: RoleAccess, r: Readable): string[] {
   return out;
 }
 
-function trustRows(role: RoleAccess, resources: Record<string, Resource>, r: Readable): string[] {
+function trustRows(
+  role: RoleModel,
+  resources: Readonly<Record<string, Resource>>,
+  r: Readable,
+): string[] {
   // Statements that differ only in their actions (e.g. sts:TagSession next to the main
   // one, same principal and conditions) read as one.
   const groups = new Map<string, { s: Statement; actions: unknown[] }>();
-  for (const s of role.trust) {
+  for (const s of role.trustStatements) {
     const key = JSON.stringify([s.Effect, s.Principal, s.Condition ?? {}]);
     const group = groups.get(key) ?? { s, actions: [] };
     group.actions.push(...asArray(s.Action as unknown[]));
@@ -512,8 +428,12 @@ function trustRows(role: RoleAccess, resources: Record<string, Resource>, r: Rea
   return rows;
 }
 
-function webRoleSection(role: RoleAccess, resources: Record<string, Resource>, r: Readable) {
-  const federated = role.trust.find(isWebIdentityTrust)?.Principal;
+function webRoleSection(
+  role: RoleModel,
+  resources: Readonly<Record<string, Resource>>,
+  r: Readable,
+) {
+  const federated = role.trustStatements.find(isWebIdentityTrust)?.Principal;
   const prefix = federatedKeyPrefix(federated, resources);
   const out = [
     `### ${r.name(role.id)}`,
@@ -528,8 +448,8 @@ function webRoleSection(role: RoleAccess, resources: Record<string, Resource>, r
 }
 
 function otherRoleSection(
-  role: RoleAccess,
-  resources: Record<string, Resource>,
+  role: RoleModel,
+  resources: Readonly<Record<string, Resource>>,
   r: Readable,
 ): string[] {
   return [
@@ -544,10 +464,10 @@ function otherRoleSection(
 }
 
 /** The S3 places a role's Allow statements reach, as `bucket/prefix` text. */
-function s3Targets(role: RoleAccess, r: Readable): string[] {
+function s3Targets(role: RoleModel, r: Readable): string[] {
   const targets = new Set<string>();
-  for (const { doc } of role.policies) {
-    for (const s of asArray(doc?.Statement)) {
+  for (const { document } of role.policies) {
+    for (const s of asArray(document?.Statement)) {
       const actions = asArray(s.Action as unknown[]).map((a) => String(a).toLowerCase());
       if (s.Effect !== 'Allow' || !actions.some((a) => a === '*' || a.startsWith('s3:'))) continue;
       const listPrefixes = asArray(s.Condition?.StringLike?.['s3:prefix'] as unknown[]);
@@ -566,7 +486,11 @@ function s3Targets(role: RoleAccess, r: Readable): string[] {
   return [...targets];
 }
 
-function mermaid(roles: RoleAccess[], resources: Record<string, Resource>, r: Readable): string[] {
+function mermaid(
+  roles: RoleModel[],
+  resources: Readonly<Record<string, Resource>>,
+  r: Readable,
+): string[] {
   const label = (s: string) =>
     '"' + s.replace(/"/g, '#quot;').replace(/</g, '‹').replace(/>/g, '›') + '"';
   const nodes: string[] = [];
@@ -584,7 +508,7 @@ function mermaid(roles: RoleAccess[], resources: Record<string, Resource>, r: Re
   };
   for (const role of roles) {
     const roleNode = node('R', r.name(role.id));
-    for (const s of role.trust.filter(isWebIdentityTrust)) {
+    for (const s of role.trustStatements.filter(isWebIdentityTrust)) {
       const who = (s.Principal as { Federated?: unknown } | undefined)?.Federated;
       for (const f of asArray(who as unknown[])) {
         edges.push(`  ${node('P', describeFederated(f, resources, r))} --> ${roleNode}`);
@@ -595,12 +519,13 @@ function mermaid(roles: RoleAccess[], resources: Record<string, Resource>, r: Re
   return ['```mermaid', 'flowchart LR', ...nodes, ...edges, '```'];
 }
 
-function bucketSection(ids: string[], resources: Record<string, Resource>, r: Readable) {
+function bucketSection(model: TemplateModel, r: Readable) {
+  const resources = model.resources;
   const out = [
     '| Bucket | Public access block | Encryption | Versioning | Access logs | ACLs | CORS origins | On stack delete |',
     '|---|---|---|---|---|---|---|---|',
   ];
-  for (const id of ids) {
+  for (const id of model.buckets) {
     const p = resources[id].Properties ?? {};
     const pab = (p.PublicAccessBlockConfiguration ?? {}) as Record<string, unknown>;
     const off = [
@@ -656,12 +581,10 @@ function bucketSection(ids: string[], resources: Record<string, Resource>, r: Re
     );
   }
   out.push('', '**Bucket policies**', '');
-  const policies = idsOfType(resources, 'AWS::S3::BucketPolicy');
-  if (policies.length === 0) out.push('None.');
-  for (const id of policies) {
-    const p = resources[id].Properties ?? {};
-    const bucket = flatten(p.Bucket).replace(/^@/, '');
-    for (const s of asArray((p.PolicyDocument as PolicyDoc | undefined)?.Statement)) {
+  if (model.bucketPolicies.length === 0) out.push('None.');
+  for (const policy of model.bucketPolicies) {
+    const bucket = policy.bucket.replace(/^@/, '');
+    for (const s of asArray(policy.document?.Statement)) {
       const targets = asArray(s.Resource as unknown[]).map((x) => r.code(x));
       const conditions = describeConditions(s.Condition, 'is', r);
       const tlsOnly =
@@ -683,7 +606,7 @@ function bucketSection(ids: string[], resources: Record<string, Resource>, r: Re
   return out;
 }
 
-function outputsSection(outputs: NonNullable<TemplateJson['Outputs']>, r: Readable): string[] {
+function outputsSection(outputs: NonNullable<CfnTemplate['Outputs']>, r: Readable): string[] {
   const entries = Object.entries(outputs);
   if (entries.length === 0) return ['None.', ''];
   return [

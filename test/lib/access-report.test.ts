@@ -244,7 +244,7 @@ describe('access report', () => {
     );
     expect(section(mutated, '## Web identity roles')).not.toContain('ReportTestFunctionRole');
     expect(mutated).toMatch(/\*\*Synth-time guards: 1 finding\*\*/);
-    expect(mutated).toMatch(/\[catalog 49\] ReportTestFunctionRole/);
+    expect(mutated).toMatch(/\[lambda-role-no-data-access\] ReportTestFunctionRole/);
   });
 
   test('a trust policy without its audience condition is reported by the guards', () => {
@@ -255,7 +255,7 @@ describe('access report', () => {
     const mutated = report(t);
     expect(mutated).toMatch(/\*\*Synth-time guards: 1 finding\*\*/);
     expect(mutated).toMatch(
-      /\[catalog 44\] GoogleUsersRole\w+: the web identity trust for accounts\.google\.com has no StringEquals condition/,
+      /\[trust-audience-required\] GoogleUsersRole\w+: the web identity trust for accounts\.google\.com has no StringEquals condition/,
     );
     expect(section(mutated, '### GoogleUsersRole')).toContain('| Conditions | **none** |');
   });

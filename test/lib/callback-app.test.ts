@@ -222,7 +222,7 @@ describe('execution role (catalog 49)', () => {
     const { app, stack: s } = buildTestStack();
     s.userData.bucket.grantRead(s.callbackApp.executionRole);
     expect(() => app.synth()).toThrow(
-      /\[catalog 49\] CallbackAppExecutionRole[0-9A-F]{8} \(CallbackAppExecutionRoleDefaultPolicy[0-9A-F]{8}\): \["s3:GetObject\*"/,
+      /\[lambda-role-no-data-access\] CallbackAppExecutionRole[0-9A-F]{8} \(CallbackAppExecutionRoleDefaultPolicy[0-9A-F]{8}\): \["s3:GetObject\*"/,
     );
   });
 
@@ -231,7 +231,7 @@ describe('execution role (catalog 49)', () => {
     s.callbackApp.executionRole.addToPolicy(
       new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: ['*'] }),
     );
-    expect(() => app.synth()).toThrow(/\[catalog 49\] CallbackAppExecutionRole/);
+    expect(() => app.synth()).toThrow(/\[lambda-role-no-data-access\] CallbackAppExecutionRole/);
   });
 });
 
@@ -628,7 +628,7 @@ describe('refusals', () => {
     const usEast1 = CERT_ARN.replace(REGION, 'us-east-1');
     expect(configProblems(domainRaw(usEast1, { account: ACCOUNT, region: REGION }))).toEqual([
       expect.stringMatching(
-        /^app\.domain\.certificateArn: \[catalog 51\] the certificate is in us-east-1, but the stack deploys to eu-west-1: HTTP API custom domains are regional/,
+        /^app\.domain\.certificateArn: \[certificate-region\] the certificate is in us-east-1, but the stack deploys to eu-west-1: HTTP API custom domains are regional/,
       ),
     ]);
   });
@@ -636,7 +636,7 @@ describe('refusals', () => {
   test('catalog 51: a certificate ARN while the stack region is not set', () => {
     expect(configProblems(domainRaw(CERT_ARN, {}))).toEqual([
       expect.stringMatching(
-        /^app\.domain\.certificateArn: \[catalog 51\] .*the stack's region is not set.*Set "env": \{ "region": "eu-west-1" \}/,
+        /^app\.domain\.certificateArn: \[certificate-region\] .*the stack's region is not set.*Set "env": \{ "region": "eu-west-1" \}/,
       ),
     ]);
   });
@@ -662,7 +662,7 @@ describe('refusals', () => {
       },
     };
     expect(() => new CallbackApp(stack, 'App', props)).toThrow(
-      /certificate: \[catalog 51\] the certificate is in us-west-2, but the stack deploys to eu-west-1/,
+      /certificate: \[certificate-region\] the certificate is in us-west-2, but the stack deploys to eu-west-1/,
     );
   });
 
@@ -678,7 +678,7 @@ describe('refusals', () => {
       CERT_ARN.replace(REGION, 'us-east-1'),
     );
     expect(() => app.synth()).toThrow(
-      /\[catalog 51\] CallbackAppDomainName[0-9A-F]{8}: a regional custom domain uses a certificate in us-east-1, but the stack is in eu-west-1/,
+      /\[certificate-region\] CallbackAppDomainName[0-9A-F]{8}: a regional custom domain uses a certificate in us-east-1, but the stack is in eu-west-1/,
     );
   });
 
@@ -700,16 +700,16 @@ describe('refusals', () => {
       }),
     ).toEqual([
       expect.stringMatching(
-        /^\[catalog 51\] Edge: .*needs a certificate in us-east-1, got one in eu-west-1/,
+        /^\[certificate-region\] Edge: .*needs a certificate in us-east-1, got one in eu-west-1/,
       ),
-      expect.stringMatching(/^\[catalog 51\] Cdn: .*needs a certificate in us-east-1/),
+      expect.stringMatching(/^\[certificate-region\] Cdn: .*needs a certificate in us-east-1/),
     ]);
   });
 
   test('catalog 52: an http:// base URL outside the sandbox', () => {
     expect(configProblems(withApp({ baseUrl: 'http://files.example.com' }))).toEqual([
       expect.stringMatching(
-        /^app\.baseUrl: \[catalog 52\] "http:\/\/files\.example\.com" is not HTTPS; outside the sandbox/,
+        /^app\.baseUrl: \[providers-unique-https\] "http:\/\/files\.example\.com" is not HTTPS; outside the sandbox/,
       ),
     ]);
   });
@@ -722,7 +722,7 @@ describe('refusals', () => {
       JSON.stringify({ baseUrl: 'http://files.example.com', providers: [] }),
     );
     expect(() => app.synth()).toThrow(
-      /\[catalog 52\] CallbackAppFunction[0-9A-F]{8}: APP_CONFIG baseUrl "http:\/\/files\.example\.com" is not HTTPS/,
+      /\[providers-unique-https\] CallbackAppFunction[0-9A-F]{8}: APP_CONFIG baseUrl "http:\/\/files\.example\.com" is not HTTPS/,
     );
   });
 
@@ -740,7 +740,7 @@ describe('refusals', () => {
           ],
           baseUrl: 'http://files.example.com',
         }),
-    ).toThrow(/baseUrl: \[catalog 52\]/);
+    ).toThrow(/baseUrl: \[providers-unique-https\]/);
   });
 });
 

@@ -26,7 +26,7 @@ test('the safe stack synthesizes and has no findings', () => {
   expect(findUnsafeFederation(synthTemplate().toJSON())).toEqual([]);
 });
 
-describe('catalog 44: audience condition', () => {
+describe('trust-audience-required: audience condition', () => {
   test('refuses a web identity trust without the audience condition', () => {
     expect(
       synthAfter((s) =>
@@ -34,7 +34,9 @@ describe('catalog 44: audience condition', () => {
           'AssumeRolePolicyDocument.Statement.0.Condition',
         ),
       ),
-    ).toThrow(/catalog 44.*no StringEquals condition on "accounts.google.com:aud"/);
+    ).toThrow(
+      /\[trust-audience-required\].*no StringEquals condition on "accounts.google.com:aud"/,
+    );
   });
 
   test('refuses a wildcard audience', () => {
@@ -45,7 +47,7 @@ describe('catalog 44: audience condition', () => {
           { 'www.amazon.com:app_id': 'amzn1.application-oa2-client.*' },
         ),
       ),
-    ).toThrow(/catalog 44.*www.amazon.com:app_id.*must be exact client ids/);
+    ).toThrow(/\[trust-audience-required\].*www.amazon.com:app_id.*must be exact client ids/);
   });
 
   test('refuses a hand-made web identity role that trusts any app of the provider', () => {
@@ -56,7 +58,7 @@ describe('catalog 44: audience condition', () => {
             assumedBy: new iam.WebIdentityPrincipal('graph.facebook.com'),
           }),
       ),
-    ).toThrow(/catalog 44\] Sloppy.*graph.facebook.com:app_id/);
+    ).toThrow(/\[trust-audience-required\] Sloppy.*graph.facebook.com:app_id/);
   });
 
   test('an OIDC client id with a wildcard is refused by the provider factory', () => {
@@ -84,11 +86,13 @@ describe('catalog 44: audience condition', () => {
           ],
         ),
       ),
-    ).toThrow(/catalog 44.*cognito-idp.eu-west-1.amazonaws.com\/eu-west-1_AbCdEf123:aud/);
+    ).toThrow(
+      /\[trust-audience-required\].*cognito-idp.eu-west-1.amazonaws.com\/eu-west-1_AbCdEf123:aud/,
+    );
   });
 });
 
-test('catalog 45: refuses ForAllValues: in an Allow on a token claim', () => {
+test('no-forallvalues-allow: refuses ForAllValues: in an Allow on a token claim', () => {
   expect(
     synthAfter((s) =>
       cfn(s.roles.get('cognito')!.role).addPropertyOverride(
@@ -96,16 +100,16 @@ test('catalog 45: refuses ForAllValues: in an Allow on a token claim', () => {
         { 'cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123:amr': 'mfa' },
       ),
     ),
-  ).toThrow(/catalog 45.*"ForAllValues:StringEquals" in an Allow statement/);
+  ).toThrow(/\[no-forallvalues-allow\].*"ForAllValues:StringEquals" in an Allow statement/);
 });
 
-test('catalog 46: refuses a policy Version other than 2012-10-17', () => {
+test('policy-version-2012: refuses a policy Version other than 2012-10-17', () => {
   expect(
     synthAfter((s) => googlePolicy(s).addPropertyOverride('PolicyDocument.Version', '2008-10-17')),
-  ).toThrow(/catalog 46.*Version must be "2012-10-17".*got "2008-10-17"/);
+  ).toThrow(/\[policy-version-2012\].*Version must be "2012-10-17".*got "2008-10-17"/);
 });
 
-describe('catalog 47: prefix keyed on the provider subject only', () => {
+describe('prefix-on-immutable-subject: prefix keyed on the provider subject only', () => {
   test('refuses a prefix keyed on the email claim', () => {
     expect(
       synthAfter((s) =>
@@ -119,7 +123,9 @@ describe('catalog 47: prefix keyed on the provider subject only', () => {
           ],
         }),
       ),
-    ).toThrow(/catalog 47.*\$\{accounts.google.com:email\} is a mutable claim/);
+    ).toThrow(
+      /\[prefix-on-immutable-subject\].*\$\{accounts.google.com:email\} is a mutable claim/,
+    );
   });
 
   test("refuses another provider's variable on a role", () => {
@@ -130,11 +136,13 @@ describe('catalog 47: prefix keyed on the provider subject only', () => {
           'users/google/${graph.facebook.com:id}/*',
         ),
       ),
-    ).toThrow(/catalog 47.*\$\{graph.facebook.com:id\} is not this role's subject variable/);
+    ).toThrow(
+      /\[prefix-on-immutable-subject\].*\$\{graph.facebook.com:id\} is not this role's subject variable/,
+    );
   });
 });
 
-describe('catalog 48: nothing broader than the own prefix', () => {
+describe('access-within-prefix: nothing broader than the own prefix', () => {
   const addToGoogle = (statement: iam.PolicyStatement) => (s: FederationStack) =>
     googleRole(s).role.addToPrincipalPolicy(statement);
 
@@ -187,7 +195,7 @@ describe('catalog 48: nothing broader than the own prefix', () => {
       synthAfter((s) =>
         googlePolicy(s).addPropertyDeletionOverride('PolicyDocument.Statement.1.Condition'),
       ),
-    ).toThrow(/catalog 48.*s3:ListBucket needs a StringLike s3:prefix condition/);
+    ).toThrow(/\[access-within-prefix\].*s3:ListBucket needs a StringLike s3:prefix condition/);
   });
 
   test('refuses a managed policy on a web identity role', () => {
@@ -197,11 +205,11 @@ describe('catalog 48: nothing broader than the own prefix', () => {
           iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonS3ReadOnlyAccess'),
         ),
       ),
-    ).toThrow(/catalog 48.*must not carry managed policies/);
+    ).toThrow(/\[access-within-prefix\].*must not carry managed policies/);
   });
 });
 
-describe('catalog 49: no other role reaches user data', () => {
+describe('lambda-role-no-data-access: no other role reaches user data', () => {
   test('refuses an execution role that can read the bucket', () => {
     expect(
       synthAfter((s) => {
@@ -210,7 +218,7 @@ describe('catalog 49: no other role reaches user data', () => {
         });
         s.userData.bucket.grantRead(role);
       }),
-    ).toThrow(/catalog 49.*AppFunctionRole.*s3:GetObject/);
+    ).toThrow(/\[lambda-role-no-data-access\].*AppFunctionRole.*s3:GetObject/);
   });
 
   test('refuses an execution role with s3:* on Resource *', () => {
@@ -221,7 +229,7 @@ describe('catalog 49: no other role reaches user data', () => {
         });
         role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:*'], resources: ['*'] }));
       }),
-    ).toThrow(/catalog 49.*AppFunctionRole/);
+    ).toThrow(/\[lambda-role-no-data-access\].*AppFunctionRole/);
   });
 
   test('allows other roles that do not touch the bucket', () => {
@@ -248,11 +256,11 @@ describe('catalog 49: no other role reaches user data', () => {
           }),
         ),
       ),
-    ).toThrow(/catalog 49.*bucket policy Allow/);
+    ).toThrow(/\[lambda-role-no-data-access\].*bucket policy Allow/);
   });
 });
 
-describe('catalog 50: bucket protections', () => {
+describe('bucket-baseline: bucket protections', () => {
   const bucketCfn = (s: FederationStack) => s.userData.bucket.node.defaultChild as s3.CfnBucket;
 
   test('refuses a bucket without all four public access blocks', () => {
@@ -263,12 +271,12 @@ describe('catalog 50: bucket protections', () => {
           false,
         ),
       ),
-    ).toThrow(/catalog 50.*public access blocks RestrictPublicBuckets must all be true/);
+    ).toThrow(/\[bucket-baseline\].*public access blocks RestrictPublicBuckets must all be true/);
   });
 
   test('refuses a bucket without encryption', () => {
     expect(synthAfter((s) => bucketCfn(s).addPropertyDeletionOverride('BucketEncryption'))).toThrow(
-      /catalog 50.*default encryption is missing/,
+      /\[bucket-baseline\].*default encryption is missing/,
     );
   });
 
@@ -280,11 +288,11 @@ describe('catalog 50: bucket protections', () => {
           'true',
         ),
       ),
-    ).toThrow(/catalog 50.*deny every request without TLS/);
+    ).toThrow(/\[bucket-baseline\].*deny every request without TLS/);
   });
 });
 
-describe('catalog 52: duplicate providers and non-HTTPS origins', () => {
+describe('providers-unique-https: duplicate providers and non-HTTPS origins', () => {
   test('refuses two entries for one provider, with both positions and the fix', () => {
     const raw = testRawConfig();
     raw.providers.push({ type: 'google', clientIds: ['999-other.apps.googleusercontent.com'] });
@@ -332,9 +340,9 @@ test('every finding is reported at once', () => {
     stack.userData.bucket.node.defaultChild as CfnElement as CfnResource
   ).addPropertyDeletionOverride('BucketEncryption');
   const synth = () => app.synth();
-  expect(synth).toThrow(/catalog 44\] GoogleUsersRole/);
-  expect(synth).toThrow(/catalog 46\] GoogleUsersOwnPrefixAccess/);
-  expect(synth).toThrow(/catalog 50\] UserDataBucket/);
+  expect(synth).toThrow(/\[trust-audience-required\] GoogleUsersRole/);
+  expect(synth).toThrow(/\[policy-version-2012\] GoogleUsersOwnPrefixAccess/);
+  expect(synth).toThrow(/\[bucket-baseline\] UserDataBucket/);
 });
 
 test('WebIdentityRole refuses a session duration outside 900..max at synth time (catalog 28)', () => {
