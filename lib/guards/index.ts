@@ -8,6 +8,7 @@ import { bucketBaseline, lambdaRoleNoDataAccess } from './user-data-rules';
 import {
   accessWithinPrefix,
   prefixOnImmutableSubject,
+  subjectSafeForPrefix,
   trustAudienceRequired,
 } from './web-identity-rules';
 
@@ -25,6 +26,7 @@ export type { GuardRule, TemplateContext } from './rule';
 /** The rules about web identity federation: trust, per-user access, user data buckets. */
 export const FEDERATION_RULES: readonly GuardRule[] = [
   trustAudienceRequired,
+  subjectSafeForPrefix,
   noForAllValuesAllow,
   policyVersion2012,
   prefixOnImmutableSubject,

@@ -1,4 +1,4 @@
-import { POLICY_VARIABLE_PATTERN } from '../../common/policy-variables';
+import { POLICY_VARIABLE_PATTERN, UNSAFE_SUBJECT_PATTERNS } from '../../common/policy-variables';
 import {
   asArray,
   federatedKeyPrefix,
@@ -28,6 +28,30 @@ const KMS_ACTIONS = ['kms:Decrypt', 'kms:GenerateDataKey'];
 const ALLOWED_ACCESS_ACTIONS = new Set(
   [...USER_OBJECT_ACTIONS, ...USER_BUCKET_ACTIONS, ...KMS_ACTIONS].map((a) => a.toLowerCase()),
 );
+
+export const subjectSafeForPrefix: GuardRule = {
+  id: 'subject-safe-for-prefix',
+  description:
+    "Every web identity trust refuses subjects containing / \\ * ? or $ with StringNotLike on the provider's subject key: the subject becomes a segment of the user's prefix, and IAM, not only the app, must keep it inside.",
+  check: (model) => {
+    const errors: string[] = [];
+    for (const role of model.roles.filter(isWebIdentityRole)) {
+      for (const s of federatedTrusts(role)) {
+        const prefix = federatedKeyPrefix(s.Principal, model.resources);
+        if (!prefix) continue; // trust-audience-required reports an unknown provider.
+        const { subjectKey } = keysFor(prefix);
+        const refused = asArray(s.Condition?.StringNotLike?.[subjectKey] as string[] | string);
+        const missing = UNSAFE_SUBJECT_PATTERNS.filter((p) => !refused.includes(p));
+        if (missing.length > 0) {
+          errors.push(
+            `${role.id}: the web identity trust for ${prefix} does not refuse unsafe subjects; add StringNotLike "${subjectKey}": ${JSON.stringify(UNSAFE_SUBJECT_PATTERNS)} (missing ${JSON.stringify(missing)}), or a subject like "bob/x" lands inside bob's prefix.`,
+          );
+        }
+      }
+    }
+    return errors;
+  },
+};
 
 export const trustAudienceRequired: GuardRule = {
   id: 'trust-audience-required',

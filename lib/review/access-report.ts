@@ -165,7 +165,11 @@ class Readable {
 
   /** Replaces every policy variable with a readable placeholder. */
   vars(s: string): string {
-    return s.replace(POLICY_VARIABLE_PATTERN, (_m, inner: string) => this.placeholder(inner));
+    // IAM's literal-character variables (`${*}`, `${?}`, `${$}`) stay as written: shown
+    // as a bare `*` they would read as a wildcard.
+    return s.replace(POLICY_VARIABLE_PATTERN, (match, inner: string) =>
+      ['*', '?', '$'].includes(inner) ? match : this.placeholder(inner),
+    );
   }
 
   /** The readable name of a condition-key prefix: `google`, a namespace, an issuer host. */
@@ -177,7 +181,7 @@ class Readable {
 
   private placeholder(inner: string): string {
     const colon = inner.lastIndexOf(':');
-    if (colon < 0) return ['*', '?', '$'].includes(inner) ? inner : `<${inner}>`;
+    if (colon < 0) return `<${inner}>`;
     const who = this.providerShortName(inner.slice(0, colon));
     if (!who) return `<${inner}>`;
     const claim = inner.slice(colon + 1);

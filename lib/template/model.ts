@@ -243,8 +243,16 @@ export function federatedKeyPrefix(
 }
 
 /** Audience condition key and subject variable IAM uses for a provider prefix. */
-export function keysFor(prefix: string): { audienceKey: string; subjectVariable: string } {
+export function keysFor(prefix: string): {
+  audienceKey: string;
+  subjectKey: string;
+  subjectVariable: string;
+} {
   // A prefix that is not a built-in provider's is a generic OIDC issuer's host/path.
   const facts = builtInByPrincipal(prefix) ?? oidcProviderFacts('https://' + prefix);
-  return { audienceKey: facts.audienceKeys[0], subjectVariable: facts.subjectVariable };
+  return {
+    audienceKey: facts.audienceKeys[0],
+    subjectKey: facts.subjectKey,
+    subjectVariable: facts.subjectVariable,
+  };
 }

@@ -61,7 +61,7 @@ describe('access report', () => {
     expect(report(freshTemplate())).toBe(md);
   });
 
-  test('shows policy variables only as readable placeholders, never raw', () => {
+  test('shows policy variables only as readable placeholders, never raw (IAM literal characters excepted)', () => {
     for (const p of [
       '<amazon user id>',
       '<google subject>',
@@ -70,7 +70,7 @@ describe('access report', () => {
     ]) {
       expect(md).toContain(p);
     }
-    expect(md).not.toMatch(/\$\{/);
+    expect(md).not.toMatch(/\$\{(?![*?$]\})/);
   });
 
   test.each([
@@ -250,13 +250,22 @@ describe('access report', () => {
   test('a trust policy without its audience condition is reported by the guards', () => {
     const t = freshTemplate();
     const doc = t.Resources[roleOf(t, 'accounts.google.com')].Properties!
-      .AssumeRolePolicyDocument as { Statement: { Condition?: unknown }[] };
-    delete doc.Statement[0].Condition;
+      .AssumeRolePolicyDocument as { Statement: { Condition?: Record<string, unknown> }[] };
+    delete doc.Statement[0].Condition!.StringEquals;
     const mutated = report(t);
     expect(mutated).toMatch(/\*\*Synth-time guards: 1 finding\*\*/);
     expect(mutated).toMatch(
       /\[trust-audience-required\] GoogleUsersRole\w+: the web identity trust for accounts\.google\.com has no StringEquals condition/,
     );
-    expect(section(mutated, '### GoogleUsersRole')).toContain('| Conditions | **none** |');
+    expect(section(mutated, '### GoogleUsersRole')).not.toContain('must equal');
+  });
+
+  test('shows the unsafe-subject refusal with IAM literal characters as written', () => {
+    expect(section(report(freshTemplate()), '### GoogleUsersRole')).toContain(
+      '`accounts.google.com:sub` must not be like any of: `*/*`, `*\\*`, `*$' +
+        '{*}*`, `*$' +
+        '{?}*`, `*$' +
+        '{$}*`',
+    );
   });
 });

@@ -11,10 +11,11 @@ import { bucketBaseline, lambdaRoleNoDataAccess } from '../../lib/guards/user-da
 import {
   accessWithinPrefix,
   prefixOnImmutableSubject,
+  subjectSafeForPrefix,
   trustAudienceRequired,
 } from '../../lib/guards/web-identity-rules';
 import { templateModel } from '../../lib/template/model';
-import { policyVariable } from '../../common/policy-variables';
+import { UNSAFE_SUBJECT_PATTERNS, policyVariable } from '../../common/policy-variables';
 
 /*
  * Each rule on its own, on small hand-written templates: one that passes and one that
@@ -33,8 +34,12 @@ const ISSUER = 'idp.example.org/tenant';
 const bucketArn = { 'Fn::GetAtt': ['Bucket', 'Arn'] };
 const under = (path: string) => ({ 'Fn::Join': ['', [bucketArn, path]] });
 
-/** A web identity role trusting `federated`, with an audience condition on `audienceKey`. */
+/**
+ * A web identity role trusting `federated`, with an audience condition on `audienceKey`
+ * and the unsafe-subject refusal on the `sub` key of the same provider.
+ */
 function webIdentityRole(federated: unknown, audienceKey: string): Json {
+  const subjectKey = audienceKey.replace(/:[a-z_]+$/, ':sub');
   return {
     AssumeRolePolicyDocument: {
       Version: V,
@@ -43,7 +48,10 @@ function webIdentityRole(federated: unknown, audienceKey: string): Json {
           Effect: 'Allow',
           Action: 'sts:AssumeRoleWithWebIdentity',
           Principal: { Federated: federated },
-          Condition: { StringEquals: { [audienceKey]: 'client-1' } },
+          Condition: {
+            StringEquals: { [audienceKey]: 'client-1' },
+            StringNotLike: { [subjectKey]: [...UNSAFE_SUBJECT_PATTERNS] },
+          },
         },
       ],
     },
@@ -200,6 +208,7 @@ test('every rule has a unique kebab-case id and a description', () => {
     'policy-version-2012',
     'prefix-on-immutable-subject',
     'providers-unique-https',
+    'subject-safe-for-prefix',
     'trust-audience-required',
   ]);
   for (const rule of rules) expect(rule.description.length).toBeGreaterThan(40);
@@ -207,7 +216,7 @@ test('every rule has a unique kebab-case id and a description', () => {
 
 test('the runners tag each finding with its rule id', () => {
   const t = safeAfter((r) => {
-    delete googleTrust(r).Condition;
+    delete (googleTrust(r).Condition as Json).StringEquals;
     r.Function.Properties.Environment = {
       Variables: { APP_CONFIG: '{"baseUrl":"http://files.example.com"}' },
     };
@@ -218,6 +227,54 @@ test('the runners tag each finding with its rule id', () => {
   expect(findUnsafeAppEndpoints(t, EU)).toEqual([
     expect.stringMatching(/^\[providers-unique-https\] Function: /),
   ]);
+});
+
+describe('subject-safe-for-prefix', () => {
+  test("passes: the trust refuses every unsafe pattern on the provider's subject key", () => {
+    const t = safeAfter((r) => {
+      r.Provider = { Type: 'AWS::IAM::OIDCProvider', Properties: { Url: `https://${ISSUER}` } };
+      r.GoogleRole.Properties = webIdentityRole(
+        { 'Fn::GetAtt': ['Provider', 'Arn'] },
+        `${ISSUER}:aud`,
+      );
+    });
+    expect(check(subjectSafeForPrefix, t)).toEqual([]);
+  });
+
+  test('fails: no StringNotLike, one pattern missing, or the refusal on another key', () => {
+    expect(
+      check(
+        subjectSafeForPrefix,
+        safeAfter((r) => {
+          delete (googleTrust(r).Condition as Json).StringNotLike;
+        }),
+      ),
+    ).toEqual([
+      expect.stringMatching(
+        /^GoogleRole: the web identity trust for accounts\.google\.com does not refuse unsafe subjects; add StringNotLike "accounts\.google\.com:sub"/,
+      ),
+    ]);
+    expect(
+      check(
+        subjectSafeForPrefix,
+        safeAfter((r) => {
+          (googleTrust(r).Condition as Json).StringNotLike = {
+            'accounts.google.com:sub': UNSAFE_SUBJECT_PATTERNS.filter((p) => p !== '*/*'),
+          };
+        }),
+      ),
+    ).toEqual([expect.stringContaining('(missing ["*/*"])')]);
+    expect(
+      check(
+        subjectSafeForPrefix,
+        safeAfter((r) => {
+          (googleTrust(r).Condition as Json).StringNotLike = {
+            'accounts.google.com:email': [...UNSAFE_SUBJECT_PATTERNS],
+          };
+        }),
+      ),
+    ).toHaveLength(1);
+  });
 });
 
 describe('trust-audience-required', () => {

@@ -474,6 +474,9 @@ function runS3(model: PolicyModel, cases: readonly S3Case[]): MatrixReport {
   return runMatrix(cases, (c) => evaluateS3(model, roleTrusting(model, c.federated), c.request));
 }
 
+/** Subjects that would nest into, or pattern-match, another user's prefix. */
+const UNSAFE_SUBJECTS = ['bob/evil', '/', 'a\\b', 'bob*', 'bo?', 'x$' + '{aws:username}', 'a$b'];
+
 /** A valid token of `spec`'s provider for our app, as STS turns it into condition keys. */
 const tokenOf = (spec: ProviderSpec, user = 'alice'): TrustRequest => ({
   principal: spec.federated,
@@ -516,6 +519,20 @@ function trustCases(spec: ProviderSpec, model: PolicyModel): TrustCase[] {
       );
     }
   }
+  // A subject is a segment of the user's prefix: IAM refuses one that could leave it
+  // (subject-safe-for-prefix), whatever the app checks.
+  for (const subject of UNSAFE_SUBJECTS) {
+    add(
+      'deny',
+      `a token whose subject is ${JSON.stringify(subject)}`,
+      withContext({ ...token.context, [spec.subjectKey]: subject }),
+    );
+  }
+  add(
+    'allow',
+    'a token whose subject has dots, dashes, @ and pipes',
+    withContext({ ...token.context, [spec.subjectKey]: 'auth0|a.b-c@d_e' }),
+  );
   if (keys.length > 1) {
     const allWrong = Object.fromEntries(keys.map((k) => [k, spec.otherAppClientId]));
     add(
@@ -709,6 +726,15 @@ describe('the matrix catches a broken policy', () => {
     const report = runS3(loadPolicyModel(t, ENV), allS3Cases(buckets));
     expectFailures(report, 'own prefix without TLS', 'denies ');
     expect(report.failures.every((f) => f.includes('without TLS'))).toBe(true);
+  });
+
+  test('finds unsafe subjects admitted when a trust policy loses its StringNotLike refusal', () => {
+    const t = copy();
+    const statements = trustOf(t, google.federated);
+    delete (statements[0].Condition as Record<string, unknown>).StringNotLike;
+    const report = runTrust(loadPolicyModel(t, ENV), allTrustCases(model));
+    expectFailures(report, 'denies a token whose subject is', 'denies ');
+    expect(report.failures).toHaveLength(UNSAFE_SUBJECTS.length);
   });
 
   test('finds tokens of other apps admitted when a trust policy loses its audience condition', () => {

@@ -100,6 +100,15 @@ const identities: Record<string, VerifiedWebIdentity> = {
       [`${OIDC_PREFIX}:aud`]: SANDBOX_CLIENTS.oidc.clientId,
     },
   },
+  'oidc-bob-slash-evil': {
+    provider: OIDC_ISSUER,
+    subject: 'bob/evil',
+    audience: SANDBOX_CLIENTS.oidc.clientId,
+    contextKeys: {
+      [`${OIDC_PREFIX}:sub`]: 'bob/evil',
+      [`${OIDC_PREFIX}:aud`]: SANDBOX_CLIENTS.oidc.clientId,
+    },
+  },
   'oidc-with-google-keys': {
     provider: OIDC_ISSUER,
     subject: 'mallory',
@@ -398,6 +407,17 @@ describe('refuses like STS', () => {
       message: 'Incorrect token audience',
       status: 400,
     });
+  });
+
+  test("a subject with / (it would land inside bob's prefix) fails the trust policy: AccessDenied", async () => {
+    expect(await refusal({ RoleArn: roles.oidc, WebIdentityToken: 'oidc-bob-slash-evil' })).toEqual(
+      {
+        name: 'AccessDenied',
+        message: 'Not authorized to perform sts:AssumeRoleWithWebIdentity',
+        status: 403,
+      },
+    );
+    expect(sessions.issued).toEqual([]);
   });
 
   test("another provider's token for a role: AccessDenied", async () => {
