@@ -38,7 +38,7 @@ const providerSchema = z.object({
 });
 
 const configSchema = z.object({
-  /** Public base URL of the app, without trailing slash; redirect URIs derive from it (catalog 8). */
+  /** Public base URL of the app, without trailing slash; redirect URIs derive from it (redirect-uri-from-config). */
   baseUrl: z.string().check(z.regex(/^https?:\/\/[^/\s]+$/, 'must be scheme://host[:port]')),
   region: z.string().check(z.minLength(1)),
   bucket: z.string().check(z.minLength(3)),

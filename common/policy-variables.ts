@@ -2,7 +2,7 @@
  * IAM policy variables, built in one place by concatenation.
  *
  * Inside a TypeScript template literal `${...}` would be interpolated by JavaScript and
- * the policy would silently lose its per-user scoping (catalog 39, 47); lint refuses
+ * the policy would silently lose its per-user scoping (one-prefix-constant, prefix-on-immutable-subject); lint refuses
  * `${` in ordinary strings everywhere (`no-template-curly-in-string`), so a variable
  * written by hand elsewhere stands out.
  */

@@ -129,7 +129,7 @@ export interface CallbackAppProps {
   /**
    * The public base URL (`https://host[:port]`, no path), when the app is reached
    * through something else than its domain or API endpoint (a CDN, the sandbox).
-   * Redirect URIs derive from it (catalog 8).
+   * Redirect URIs derive from it (redirect-uri-from-config).
    * @default - `https://<domainName>`, else the API endpoint
    */
   readonly baseUrl?: string;
@@ -166,7 +166,7 @@ export interface CallbackAppProps {
  * serves their files with those credentials.
  *
  * The function's own role reads the app's secrets and writes its logs, nothing else: it
- * has no access to user data (catalog 49, checked by the federation guards).
+ * has no access to user data (lambda-role-no-data-access, checked by the federation guards).
  */
 export class CallbackApp extends Construct {
   /** The function. */
@@ -437,7 +437,7 @@ function estimatedLength(resolved: unknown): number {
 }
 
 /**
- * The app serves its own static files (no third-party hosts, catalog 9) from `static/`
+ * The app serves its own static files (no third-party hosts, no-referrer-leak) from `static/`
  * next to its entry; the bundle needs them next to `index.js`. Copied with node, not
  * `cp`, so local bundling works on any OS.
  */
@@ -508,7 +508,7 @@ export function validateDomainName(name: string): string[] {
 
 /**
  * The public base URL: `scheme://host[:port]`, no path; HTTPS outside the sandbox
- * (catalog 52: the redirect URIs derive from it, and cookies are `Secure`).
+ * (providers-unique-https: the redirect URIs derive from it, and cookies are `Secure`).
  */
 export function validateBaseUrl(baseUrl: string, sandbox: boolean): string[] {
   let url: URL | undefined;
@@ -539,7 +539,7 @@ const CERTIFICATE_ARN =
 
 /**
  * An existing ACM certificate for the custom domain. HTTP API custom domains are
- * regional, so the certificate must be in the stack's region (catalog 51).
+ * regional, so the certificate must be in the stack's region (certificate-region).
  * @param stackRegion the stack's region; `undefined` when it is not known at synth time
  */
 export function validateCertificateArn(arn: string, stackRegion: string | undefined): string[] {

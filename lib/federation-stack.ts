@@ -50,7 +50,7 @@ export interface CallbackAppBuildOptions {
  * The federation core: the user data bucket and one web identity role per provider,
  * each confined to `users/<provider>/<subject>/`, and the callback app that signs users
  * in. The app lives in the same stack so the guards see its role next to the bucket
- * (catalog 49: it must have no access to user data).
+ * (lambda-role-no-data-access: it must have no access to user data).
  */
 export class FederationStack extends Stack {
   /** The user data bucket and its log bucket. */

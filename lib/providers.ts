@@ -343,7 +343,7 @@ export function validateOidcOptions(options: OidcProviderOptions): string[] {
           `OIDC client id must be 1-255 printable characters without spaces, got ${quote(id)}.`,
         );
       } else if (/[*?]/.test(id)) {
-        // A wildcard audience would trust tokens minted for any app at this issuer (catalog 44).
+        // A wildcard audience would trust tokens minted for any app at this issuer (trust-audience-required).
         errors.push(`OIDC client id must not contain wildcards, got ${quote(id)}.`);
       }
     }

@@ -122,7 +122,7 @@ export class WebIdentityRole extends Construct {
     const federated = (binding.principal as iam.FederatedPrincipal).federated;
 
     // Every audience key must equal one of our client ids: a token minted for another
-    // app at the same IdP must never get in (catalog 29, 44).
+    // app at the same IdP must never get in (foreign-token-refused, trust-audience-required).
     const stringEquals: Record<string, string | string[]> = {};
     for (const key of provider.audienceKeys) {
       stringEquals[key] = oneOrMany(provider.audiences);
@@ -181,7 +181,7 @@ export class WebIdentityRole extends Construct {
           sid: 'ListOwnPrefix',
           actions: [...USER_BUCKET_ACTIONS],
           resources: [bucket.bucketArn],
-          // The same constant as the Resource above, so the spelling cannot drift (catalog 39).
+          // The same constant as the Resource above, so the spelling cannot drift (one-prefix-constant).
           conditions: { StringLike: { 's3:prefix': prefix + '*' } },
         }),
       ],

@@ -37,7 +37,7 @@ export const SANDBOX_CLIENTS = {
 
 /**
  * A second app registered at the dev IdP's OpenID issuers: its tokens are valid, but
- * their audience is not ours, so STS must refuse them (catalog 29).
+ * their audience is not ours, so STS must refuse them (foreign-token-refused).
  */
 export const SANDBOX_OTHER_APP = {
   google: {

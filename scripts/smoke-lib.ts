@@ -151,7 +151,7 @@ const clip = (s: string, n = 120): string => (s.length > n ? `${s.slice(0, n)}..
 // ---------------------------------------------------------------------------
 // Rules: pure functions from observations to checks
 
-/** Catalog 9 and 11: the headers every page must carry. */
+/** no-referrer-leak, no-framing-strict-csp: the headers every page must carry. */
 export function securityHeaderChecks(label: string, res: HttpResult): Check[] {
   const at = `headers on ${label}`;
   const names = {
@@ -309,7 +309,7 @@ export function authorizationRequestOf(res: HttpResult): AuthorizationRequest {
   }
 }
 
-/** One value of a parameter; a repeated parameter is a problem on its own (catalog 4). */
+/** One value of a parameter; a repeated parameter is a problem on its own (callback-params-unique). */
 function single(url: URL, name: string): { value?: string; problem?: string } {
   const values = url.searchParams.getAll(name);
   if (values.length === 0) return { problem: `no ${name}` };
@@ -334,7 +334,7 @@ export function isOpenIdConnect(url: URL): boolean {
   return url.searchParams.getAll('scope').some((s) => s.split(/\s+/).includes('openid'));
 }
 
-/** Catalog 8, 12 and 22: what one `GET /login/<name>` must start. */
+/** redirect-uri-from-config, code-flow-with-pkce, id-token-nonce: what one `GET /login/<name>` must start. */
 export function authorizationChecks(endpoint: URL, provider: string, res: HttpResult): Check[] {
   const at = `login ${provider}`;
   const auth = authorizationRequestOf(res);
@@ -414,7 +414,7 @@ export function authorizationChecks(endpoint: URL, provider: string, res: HttpRe
   return checks;
 }
 
-/** Catalog 10: the cookie binding the sign-in attempt to this browser. */
+/** cookie-attributes: the cookie binding the sign-in attempt to this browser. */
 export function loginCookieRule(res: HttpResult): { ok: boolean; seen: string } {
   if (res.error) return { ok: false, seen: statusOf(res) };
   const stored = res.setCookies.map((line) => parseSetCookie(line)).filter((c) => storesValue(c));
@@ -484,7 +484,7 @@ export function freshnessCheck(provider: string, first: HttpResult, second: Http
   };
 }
 
-/** Catalog 1, 2 and 4: a refused callback is a 400 that signs nobody in. */
+/** state-required, state-single-use, callback-params-unique: a refused callback is a 400 that signs nobody in. */
 export function refusedCallbackCheck(name: string, res: HttpResult): Check {
   const stored = res.setCookies.map((l) => parseSetCookie(l)).filter((c) => storesValue(c));
   const location = header(res, 'location');
@@ -497,7 +497,7 @@ export function refusedCallbackCheck(name: string, res: HttpResult): Check {
   };
 }
 
-/** Catalog 13 and 17: a cross-site sign-out without the CSRF token changes nothing. */
+/** sign-out-post-csrf, csrf-on-state-changes: a cross-site sign-out without the CSRF token changes nothing. */
 export function logoutPostCheck(endpoint: URL, res: HttpResult): Check {
   const location = header(res, 'location');
   let target: string | undefined;

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
- * Static files served by the app itself (no third-party hosts, catalog 9). They sit in
+ * Static files served by the app itself (no third-party hosts, no-referrer-leak). They sit in
  * `static/` next to this module in the source tree and next to the bundle in the
  * Lambda asset (copied at bundling time).
  */

@@ -18,7 +18,7 @@ export function fail(kind: Kind, provider: ProviderSettings, detail: string): Si
 }
 
 /**
- * Maps an openid-client failure to what the user sees (catalog 15, 25):
+ * Maps an openid-client failure to what the user sees (idp-failure-502, pkce-verifier-mismatch):
  * - before any request in `finish`: the callback itself is wrong (state, iss, error=,
  *   duplicated or missing parameters) -> bad_request;
  * - discovery: the IdP cannot be used -> idp_unavailable;

@@ -57,7 +57,7 @@ async function discover(ctx: IdpContext, provider: ProviderSettings): Promise<oi
   if (!issuer) throw fail('idp_unavailable', provider, `family ${provider.family} needs an issuer`);
   let config: oidc.Configuration;
   try {
-    // openid-client refuses a document whose issuer is not the URL we asked (catalog 24).
+    // openid-client refuses a document whose issuer is not the URL we asked (discovery-issuer-match).
     config = await oidc.discovery(new URL(issuer), provider.clientId, undefined, undefined, {
       [oidc.customFetch]: toCustomFetch(ctx.fetch),
       timeout: HTTP_TIMEOUT_SECONDS,
@@ -93,9 +93,9 @@ export async function finishOidc(
   let accessToken: string;
   let claims: jose.JWTPayload;
   try {
-    // Checks state and RFC 9207 `iss` in the callback (catalog 1, 5), sends the PKCE
-    // verifier (catalog 25), then validates the ID token: iss, aud, azp when several
-    // audiences, sub, iat, exp (catalog 18-21), nonce (22), signature (23).
+    // Checks state and RFC 9207 `iss` in the callback (state-required, callback-iss-checked), sends the PKCE
+    // verifier (pkce-verifier-mismatch), then validates the ID token: iss, aud, azp when several
+    // audiences, sub, iat, exp (id-token-issuer, id-token-audience, id-token-claims-required, id-token-expiry), nonce (id-token-nonce), signature (id-token-signature).
     const tokens = await oidc.authorizationCodeGrant(config, currentUrl, {
       expectedState: expected.state,
       expectedNonce: expected.nonce,
@@ -135,7 +135,7 @@ export async function finishOidc(
   if (displayName === undefined && server.userinfo_endpoint) {
     call.phase = 'userinfo';
     try {
-      // expectedSubject: a userinfo answer for another user is refused (catalog 26).
+      // expectedSubject: a userinfo answer for another user is refused (userinfo-sub-match).
       const userinfo = await oidc.fetchUserInfo(config, accessToken, subject);
       displayName = displayNameOf(userinfo);
     } catch (err) {
@@ -152,7 +152,7 @@ export async function finishOidc(
 /**
  * Checks openid-client leaves out. It checks `azp` only when `aud` has several values;
  * OpenID Connect Core 3.1.3.7 also says: reject additional audiences the client does not
- * trust (we trust none) and, when `azp` is present, it must be our client id (catalog 19).
+ * trust (we trust none) and, when `azp` is present, it must be our client id (id-token-audience).
  * STS keys Google's audience condition on `azp` when present, so this matters there too.
  */
 function checkAudience(provider: ProviderSettings, claims: jose.JWTPayload): void {

@@ -10,7 +10,7 @@ import { isOidcFamily } from '../../common/provider-facts';
 /** Per request to an IdP; API Gateway gives the whole Lambda invocation 29 s. */
 export const HTTP_TIMEOUT_SECONDS = 10;
 
-/** Allowed clock difference with the IdP for `exp` / `nbf` (catalog 21). */
+/** Allowed clock difference with the IdP for `exp` / `nbf` (id-token-expiry). */
 export const CLOCK_TOLERANCE_SECONDS = 30;
 
 /** Cap on what we keep for display (it ends up in the session cookie). */
@@ -80,7 +80,7 @@ export function configuration(
   };
   if (isOidc(provider)) {
     // Without this openid-client trusts the TLS channel and does not verify the
-    // signature of an ID token from the token endpoint (catalog 23).
+    // signature of an ID token from the token endpoint (id-token-signature).
     oidc.enableNonRepudiationChecks(config);
     const jwks = ctx.cacheOf(provider).jwks;
     if (jwks) oidc.setJwksCache(config, jwks);

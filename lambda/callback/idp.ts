@@ -108,7 +108,7 @@ export function createIdentityProviders(deps: IdentityProviderDeps): IdentityPro
     const state = oidc.randomState();
     const codeVerifier = oidc.randomPKCECodeVerifier();
     const parameters: Record<string, string> = {
-      // response_type=code is openid-client's default; the implicit grant is never used (catalog 12).
+      // response_type=code is openid-client's default; the implicit grant is never used (code-flow-with-pkce).
       response_type: 'code',
       redirect_uri: normalizedRedirectUri(redirectUri),
       scope: (isOidc(provider) ? oidcScopes(provider) : oauth2Scopes(provider)).join(' '),
@@ -145,7 +145,7 @@ export function createIdentityProviders(deps: IdentityProviderDeps): IdentityPro
     const server = await serverMetadata(provider);
     const secret = await clientSecret(provider);
     // The token request's redirect_uri is the configured one, whatever host the request
-    // came in on (catalog 8); only the query of the callback is taken.
+    // came in on (redirect-uri-from-config); only the query of the callback is taken.
     const currentUrl = new URL(normalizedRedirectUri(redirectUri));
     currentUrl.search = callbackUrl.search;
     return isOidc(provider)

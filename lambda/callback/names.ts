@@ -1,5 +1,5 @@
 /**
- * Object names (catalog 37). A key is only ever built as the user's own prefix plus a
+ * Object names (object-name-validated). A key is only ever built as the user's own prefix plus a
  * name that passed this check, so a name can never climb out of the prefix.
  */
 
@@ -21,7 +21,7 @@ export function checkObjectName(raw: unknown, prefix: string): NameCheck {
   if (name.trim() !== name)
     return { ok: false, reason: 'File names cannot start or end with spaces.' };
   // A percent-escape (%2F) in a name is an encoded separator waiting for a second
-  // decode somewhere downstream; refuse it rather than guess (catalog 37).
+  // decode somewhere downstream; refuse it rather than guess (object-name-validated).
   if (/%[0-9a-f]{2}/i.test(name))
     return { ok: false, reason: 'File names cannot contain percent-escapes such as %2F.' };
   const bytes = Buffer.byteLength(prefix + name, 'utf8');
@@ -38,7 +38,7 @@ export function checkObjectName(raw: unknown, prefix: string): NameCheck {
  * A subject becomes part of an S3 prefix through an IAM policy variable
  * (`users/<provider>/${...:sub}/`): `/` or `\` would nest into another user's prefix,
  * `*` `?` are IAM wildcards, `$` starts a policy variable, control characters and more
- * than 255 bytes break keys. Such a sign-in is refused, for every family (catalog 38).
+ * than 255 bytes break keys. Such a sign-in is refused, for every family (subject-safe-for-prefix).
  */
 export function isSafeSubject(subject: unknown): subject is string {
   return (

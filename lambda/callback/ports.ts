@@ -82,7 +82,7 @@ export interface StoredObject {
 /** S3 operations signed with the USER's credentials, so IAM enforces isolation. */
 export interface UserStorage {
   list(credentials: TemporaryCredentials, prefix: string): Promise<StoredObject[]>;
-  /** HEAD; false when missing or denied (the app does not tell the two apart, catalog 35). */
+  /** HEAD; false when missing or denied (the app does not tell the two apart, other-users-object-404). */
   exists(credentials: TemporaryCredentials, key: string): Promise<boolean>;
   presignGet(
     credentials: TemporaryCredentials,
@@ -91,7 +91,7 @@ export interface UserStorage {
     expiresInSeconds: number,
   ): Promise<string>;
   /**
-   * A presigned PUT that refuses to overwrite (`If-None-Match: *`, catalog 40).
+   * A presigned PUT that refuses to overwrite (`If-None-Match: *`, no-silent-overwrite).
    * The browser must send exactly the returned headers.
    */
   presignPut(
@@ -118,7 +118,7 @@ export interface UserStorage {
     expiresInSeconds: number,
   ): Promise<string>;
   /**
-   * CompleteMultipartUpload with `If-None-Match: *` (catalog 40): never silently replaces
+   * CompleteMultipartUpload with `If-None-Match: *` (no-silent-overwrite): never silently replaces
    * an existing object. Throws {@link UploadRefusedError} when S3 refuses (412 exists, 409 race, 404, 400).
    */
   completeMultipart(

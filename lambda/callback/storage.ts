@@ -76,7 +76,7 @@ export function createUserStorage(deps: UserStorageDeps): UserStorage {
         await clients.get(credentials).send(new HeadObjectCommand({ Bucket, Key: key }));
         return true;
       } catch (err) {
-        // Denied and missing look the same to the user (catalog 35): S3 answers 403 for a
+        // Denied and missing look the same to the user (other-users-object-404): S3 answers 403 for a
         // missing key too when the caller may not list, so the two cannot be told apart anyway.
         const status = httpStatus(err);
         if (status === 403 || status === 404) return false;
@@ -109,7 +109,7 @@ export function createUserStorage(deps: UserStorageDeps): UserStorage {
         Bucket,
         Key: key,
         ContentType: contentType,
-        // Catalog 40: a second upload to the same key gets 412, never a silent overwrite.
+        // no-silent-overwrite: a second upload to the same key gets 412, never a silent overwrite.
         // `If-None-Match` stays a signed header, so the browser cannot drop it.
         IfNoneMatch: '*',
       });
@@ -168,7 +168,7 @@ export function createUserStorage(deps: UserStorageDeps): UserStorage {
             MultipartUpload: {
               Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })),
             },
-            // Catalog 40: completing never silently replaces an existing object.
+            // no-silent-overwrite: completing never silently replaces an existing object.
             IfNoneMatch: '*',
           }),
         );
@@ -289,7 +289,7 @@ function httpStatus(err: unknown): number | undefined {
   return (err as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
 }
 
-/** Expired user credentials mean "sign in again" (catalog 14), never a 500. */
+/** Expired user credentials mean "sign in again" (expired-session-signs-in-again), never a 500. */
 function mapError(err: unknown): unknown {
   const name = (err as { name?: unknown } | null)?.name;
   if (name === 'ExpiredToken' || name === 'TokenRefreshRequired') {

@@ -12,10 +12,10 @@ import {
 /**
  * STS `AssumeRoleWithWebIdentity` for the callback app: the IdP's token in, the user's
  * temporary credentials out, every failure turned into a `SignInError` whose `detail`
- * is safe to log (catalog 27-34).
+ * is safe to log (session-name-safe, session-duration-at-synth, foreign-token-refused, expired-token-restarts-sign-in, sts-retry-then-503, oversized-token-refused, provider-id-oauth-only, credentials-never-exposed).
  */
 
-/** STS refuses longer `WebIdentityToken`s; we refuse them first, without a call (catalog 32). */
+/** STS refuses longer `WebIdentityToken`s; we refuse them first, without a call (oversized-token-refused). */
 export const MAX_WEB_IDENTITY_TOKEN_LENGTH = 20_000;
 
 const DEFAULT_MAX_ATTEMPTS = 3;
@@ -55,7 +55,7 @@ export function createTokenExchange(deps: TokenExchangeDeps): TokenExchange {
         );
       }
       // STS needs ProviderId to know who validates an opaque access token; an OIDC ID
-      // token names its issuer itself and must never carry one (catalog 33).
+      // token names its issuer itself and must never carry one (provider-id-oauth-only).
       const familyProviderId = providerFacts(provider.family, provider.issuer).providerId;
       const providerId = familyProviderId ? (provider.providerId ?? familyProviderId) : undefined;
       const input = {
@@ -105,7 +105,7 @@ export function createTokenExchange(deps: TokenExchangeDeps): TokenExchange {
 }
 
 /**
- * A `RoleSessionName` that always matches STS's `[\w+=,.@-]{2,64}` (catalog 27): the
+ * A `RoleSessionName` that always matches STS's `[\w+=,.@-]{2,64}` (session-name-safe): the
  * provider name plus a SHA-256 prefix of provider and subject. Stable for one user, so
  * CloudTrail entries of one user line up; never built from an email or other raw claim.
  */
@@ -141,7 +141,7 @@ export function createStsClient(config: AppConfig): STSClient {
         'AssumeRoleWithWebIdentity is an unsigned call; the STS client must never need credentials.',
       );
     },
-    // We retry ourselves, with our own error mapping (catalog 31).
+    // We retry ourselves, with our own error mapping (sts-retry-then-503).
     maxAttempts: 1,
     // Three attempts and their backoff must fit in API Gateway's 29 s.
     requestHandler: {
@@ -225,7 +225,7 @@ function facts(err: unknown): ErrorFacts {
   };
 }
 
-/** The decision table of catalog 29-32 (see the report for kind -> HTTP status). */
+/** The decision table of foreign-token-refused, expired-token-restarts-sign-in, sts-retry-then-503, oversized-token-refused (see the report for kind -> HTTP status). */
 function classify(err: unknown): Outcome {
   const f = facts(err);
   // The SDK names modelled errors `<Code>Exception`; unmodelled ones keep the wire code.
@@ -296,7 +296,7 @@ function toSignInError(
 }
 
 /**
- * Logs must never hold a token (catalog 32, 34). STS messages do not echo the token
+ * Logs must never hold a token (oversized-token-refused, credentials-never-exposed). STS messages do not echo the token
  * today; this keeps it so if one ever does: the exact token, anything JWT-shaped, and
  * long opaque runs are cut out, and the whole detail is bounded.
  */

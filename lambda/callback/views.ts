@@ -1,7 +1,7 @@
 import escapeHtml from 'escape-html';
 import type { StoredObject } from './ports';
 
-/** Server-rendered pages. Every echoed value goes through `e()` (catalog 3). */
+/** Server-rendered pages. Every echoed value goes through `e()` (idp-error-escaped). */
 
 const e = (value: unknown): string => escapeHtml(String(value ?? ''));
 

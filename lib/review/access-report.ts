@@ -1,4 +1,7 @@
-import { findUnsafeFederation } from '../guards';
+import { FEDERATION_RULES, findUnsafeFederation } from '../guards';
+
+/** Which guards the report ran, by rule name (docs/security.md explains each). */
+const GUARDS_RAN = '`findUnsafeFederation`: ' + FEDERATION_RULES.map((r) => r.id).join(', ');
 import {
   asArray,
   federatedKeyPrefix,
@@ -92,10 +95,10 @@ export function buildAccessReport(template: object, opts: AccessReportOptions): 
     '',
   );
   if (findings.length === 0) {
-    out.push('**Synth-time guards: pass** (`findUnsafeFederation`, catalog 44-50)', '');
+    out.push(`**Synth-time guards: pass** (${GUARDS_RAN})`, '');
   } else {
     const n = `${findings.length} finding${findings.length === 1 ? '' : 's'}`;
-    out.push(`**Synth-time guards: ${n}** (\`findUnsafeFederation\`, catalog 44-50)`, '');
+    out.push(`**Synth-time guards: ${n}** (${GUARDS_RAN})`, '');
     out.push('```text', ...findings.map((f) => '- ' + r.vars(f)), '```', '');
   }
   out.push(

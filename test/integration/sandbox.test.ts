@@ -467,7 +467,7 @@ describe('multipart uploads against the local S3', () => {
     expect(file.body.length).toBe(10 * MiB + 1234);
     expect(sha(file.body)).toBe(sha(Buffer.concat(parts)));
 
-    // A second upload to the same key cannot replace it (catalog 40), and can be aborted.
+    // A second upload to the same key cannot replace it (no-silent-overwrite), and can be aborted.
     const second = await storage.createMultipart(alice.credentials, key, 'text/plain');
     const url = await storage.presignUploadPart(alice.credentials, key, second, 1, 300);
     const list = await putParts([url], [Buffer.from('overwrite')]);

@@ -162,7 +162,7 @@ class MockIdp {
     if (path === '/jwks') this.jwksRequests++;
     switch (path) {
       case '/mismatch/.well-known/openid-configuration':
-        // Claims to be the root issuer while we asked for /mismatch (catalog 24).
+        // Claims to be the root issuer while we asked for /mismatch (discovery-issuer-match).
         return sendJson(res, 200, this.document(this.base));
       case '/garbage/.well-known/openid-configuration':
         res.writeHead(200, { 'content-type': 'text/html' }).end('<html>maintenance</html>');
@@ -398,7 +398,7 @@ describe('OpenID Connect: authorization request', () => {
 });
 
 describe('OpenID Connect: discovery', () => {
-  test('refuses a discovery document whose issuer differs from the configured one (catalog 24)', async () => {
+  test('refuses a discovery document whose issuer differs from the configured one (discovery-issuer-match)', async () => {
     const p = provider({ issuer: `${idp.base}/mismatch` });
     await expectRejected(idps.start(p, REDIRECT_URI), 'idp_unavailable', /issuer/);
   });
@@ -408,7 +408,7 @@ describe('OpenID Connect: discovery', () => {
     await expectRejected(idps.start(p, REDIRECT_URI), 'idp_unavailable', /issuer/);
   });
 
-  test('a discovery endpoint answering garbage is idp_unavailable (catalog 15)', async () => {
+  test('a discovery endpoint answering garbage is idp_unavailable (idp-failure-502)', async () => {
     await expectRejected(
       idps.start(provider({ issuer: `${idp.base}/garbage` }), REDIRECT_URI),
       'idp_unavailable',
@@ -456,7 +456,7 @@ describe('OpenID Connect: sign-in', () => {
     expect(idp.lastTokenRequest?.body.code_verifier).toMatch(/^[\w-]{43,}$/);
   });
 
-  test('sends the configured redirect_uri to the token endpoint, whatever host the callback came in on (catalog 8)', async () => {
+  test('sends the configured redirect_uri to the token endpoint, whatever host the callback came in on (redirect-uri-from-config)', async () => {
     await signIn(oidcProvider, {
       callback: (url) => {
         url.host = 'evil.example';
@@ -483,7 +483,7 @@ describe('OpenID Connect: sign-in', () => {
     expect(idp.userinfoRequests).toBe(1);
   });
 
-  test('refuses userinfo about another subject (catalog 26)', async () => {
+  test('refuses userinfo about another subject (userinfo-sub-match)', async () => {
     idp.userinfo = (response) => {
       response.body = { sub: 'someone-else', name: 'Mallory' };
     };
@@ -507,7 +507,7 @@ describe('OpenID Connect: sign-in', () => {
   });
 });
 
-describe('OpenID Connect: ID token validation (catalog 18-23, 38)', () => {
+describe('OpenID Connect: ID token validation (id-token-issuer, id-token-audience, id-token-claims-required, id-token-expiry, id-token-nonce, id-token-signature, subject-safe-for-prefix)', () => {
   type Mutation = (header: Claims, payload: Claims) => void;
   const sub =
     (value: unknown): Mutation =>
@@ -612,7 +612,7 @@ describe('OpenID Connect: ID token validation (catalog 18-23, 38)', () => {
   });
 });
 
-describe('OpenID Connect: authorization response (catalog 1, 4, 5)', () => {
+describe('OpenID Connect: authorization response (state-required, callback-params-unique, callback-iss-checked)', () => {
   test('state mismatch is bad_request, before any token request', async () => {
     await expectRejected(
       signIn(oidcProvider, { callback: (url) => url.searchParams.set('state', 'forged') }),
@@ -699,7 +699,7 @@ describe('OpenID Connect: authorization response (catalog 1, 4, 5)', () => {
   });
 });
 
-describe('OpenID Connect: token endpoint failures (catalog 15, 25)', () => {
+describe('OpenID Connect: token endpoint failures (idp-failure-502, pkce-verifier-mismatch)', () => {
   test('PKCE verifier mismatch: the IdP refuses the code -> token_rejected', async () => {
     // oauth2-mock-server checks S256(code_verifier) against the challenge, and answers
     // 400 invalid_request (a real IdP says invalid_grant); both are a refusal.
@@ -762,7 +762,7 @@ describe('OpenID Connect: token endpoint failures (catalog 15, 25)', () => {
   });
 });
 
-describe('Google issuer spellings (catalog 18)', () => {
+describe('Google issuer spellings (id-token-issuer)', () => {
   // Google signs ID tokens with iss `https://accounts.google.com` or `accounts.google.com`.
   // Locally the issuer is http://127.0.0.1:<port>, its scheme-less alias 127.0.0.1:<port>.
   const alias = () => idp.base.replace('http://', '');
@@ -878,7 +878,7 @@ describe.each([
     expect(oauth2.profileRequests[0].authorization).toBe(`Bearer ${oauth2.accessToken}`);
   });
 
-  test('PKCE verifier mismatch: invalid_grant -> token_rejected (catalog 25)', async () => {
+  test('PKCE verifier mismatch: invalid_grant -> token_rejected (pkce-verifier-mismatch)', async () => {
     await expectRejected(
       signInOAuth2({ codeVerifier: 'y'.repeat(43) }),
       'token_rejected',
@@ -887,7 +887,7 @@ describe.each([
     expect(oauth2.profileRequests).toHaveLength(0);
   });
 
-  test('state mismatch -> bad_request, no token request (catalog 1)', async () => {
+  test('state mismatch -> bad_request, no token request (state-required)', async () => {
     const started = await idps.start(p, REDIRECT_URI);
     const callback = new URL(`${REDIRECT_URI}?code=the-code&state=forged`);
     const expected = { state: started.state, codeVerifier: started.codeVerifier };
@@ -900,7 +900,7 @@ describe.each([
     await expectRejected(signInOAuth2(), 'token_rejected', new RegExp(field));
   });
 
-  test(`profile ${field} with / -> token_rejected (catalog 38)`, async () => {
+  test(`profile ${field} with / -> token_rejected (subject-safe-for-prefix)`, async () => {
     oauth2.profileEndpoint = (res) => sendJson(res, 200, { [field]: '../other', name });
     await expectRejected(signInOAuth2(), 'token_rejected', new RegExp(field));
   });
@@ -939,11 +939,14 @@ describe.each([
     ['profile endpoint JSON array', 'profile', (res) => sendJson(res, 200, [])],
     ['profile endpoint dropping the connection', 'profile', (res) => res.socket?.destroy()],
   ];
-  test.each(garbage)('%s -> idp_unavailable (catalog 15)', async (_name, endpoint, respond) => {
-    if (endpoint === 'token') oauth2.tokenEndpoint = respond;
-    else oauth2.profileEndpoint = respond;
-    await expectRejected(signInOAuth2(), 'idp_unavailable');
-  });
+  test.each(garbage)(
+    '%s -> idp_unavailable (idp-failure-502)',
+    async (_name, endpoint, respond) => {
+      if (endpoint === 'token') oauth2.tokenEndpoint = respond;
+      else oauth2.profileEndpoint = respond;
+      await expectRejected(signInOAuth2(), 'idp_unavailable');
+    },
+  );
 });
 
 describe('OAuth 2.0 provider details', () => {
@@ -984,7 +987,7 @@ describe('OAuth 2.0 provider details', () => {
   });
 });
 
-describe('isSafeSubject (catalog 38)', () => {
+describe('isSafeSubject (subject-safe-for-prefix)', () => {
   test.each([
     'johndoe',
     'amzn1.account.AEXAMPLE',

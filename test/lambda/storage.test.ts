@@ -136,7 +136,7 @@ describe('list', () => {
     );
   });
 
-  test('expired user credentials mean "sign in again" (catalog 14)', async () => {
+  test('expired user credentials mean "sign in again" (expired-session-signs-in-again)', async () => {
     s3Mock.on(ListObjectsV2Command).rejects(s3Error('ExpiredToken', 400));
     const error = await createUserStorage({ config })
       .list(alice, PREFIX)
@@ -146,7 +146,7 @@ describe('list', () => {
   });
 });
 
-describe('exists (catalog 35)', () => {
+describe('exists (other-users-object-404)', () => {
   test('true when HEAD succeeds', async () => {
     s3Mock.on(HeadObjectCommand).resolves({});
     await expect(createUserStorage({ config }).exists(alice, `${PREFIX}a.txt`)).resolves.toBe(true);
@@ -322,7 +322,7 @@ describe("presigned URLs (local signing with the user's credentials)", () => {
     expect(verifyPresigned('GET', url, bob.secretAccessKey, {})).toBe(false);
   });
 
-  test('PUT: signed If-None-Match and Content-Type, no checksum of an empty body (catalog 40)', async () => {
+  test('PUT: signed If-None-Match and Content-Type, no checksum of an empty body (no-silent-overwrite)', async () => {
     const { url: raw, headers } = await createUserStorage({ config }).presignPut(
       bob,
       key,
@@ -418,7 +418,7 @@ describe('multipart uploads', () => {
     expect(verifyPresigned('PUT', other, alice.secretAccessKey, {})).toBe(false);
   });
 
-  test('complete: sends the parts with If-None-Match: * (catalog 40)', async () => {
+  test('complete: sends the parts with If-None-Match: * (no-silent-overwrite)', async () => {
     s3Mock.on(CompleteMultipartUploadCommand).resolves({});
     await createUserStorage({ config }).completeMultipart(alice, key, 'the-upload', parts);
     expect(s3Mock).toHaveReceivedCommandWith(CompleteMultipartUploadCommand, {

@@ -113,24 +113,27 @@ describe('AssumeRoleWithWebIdentity parameters per provider family', () => {
   test.each([
     ['amazon', amazon, 'www.amazon.com'],
     ['facebook', facebook, 'graph.facebook.com'],
-  ])('%s sends its OAuth 2.0 access token with ProviderId (catalog 33)', async (_, p, id) => {
-    stsMock.on(AssumeRoleWithWebIdentityCommand).resolves(GRANTED);
-    await exchange().assume(p, identity(AMAZON_TOKEN, 'subject-1'));
-    expect(stsMock).toHaveReceivedCommandTimes(AssumeRoleWithWebIdentityCommand, 1);
-    expect(stsMock).toHaveReceivedCommandWith(AssumeRoleWithWebIdentityCommand, {
-      RoleArn: p.roleArn,
-      WebIdentityToken: AMAZON_TOKEN,
-      ProviderId: id,
-      DurationSeconds: 1800,
-      PolicyArns: [{ arn: SESSION_POLICY }],
-      RoleSessionName: roleSessionName(p.name, 'subject-1'),
-    });
-  });
+  ])(
+    '%s sends its OAuth 2.0 access token with ProviderId (provider-id-oauth-only)',
+    async (_, p, id) => {
+      stsMock.on(AssumeRoleWithWebIdentityCommand).resolves(GRANTED);
+      await exchange().assume(p, identity(AMAZON_TOKEN, 'subject-1'));
+      expect(stsMock).toHaveReceivedCommandTimes(AssumeRoleWithWebIdentityCommand, 1);
+      expect(stsMock).toHaveReceivedCommandWith(AssumeRoleWithWebIdentityCommand, {
+        RoleArn: p.roleArn,
+        WebIdentityToken: AMAZON_TOKEN,
+        ProviderId: id,
+        DurationSeconds: 1800,
+        PolicyArns: [{ arn: SESSION_POLICY }],
+        RoleSessionName: roleSessionName(p.name, 'subject-1'),
+      });
+    },
+  );
 
   test.each([
     ['google', google],
     ['oidc', oidc],
-  ])('%s sends its ID token without ProviderId (catalog 33)', async (_, p) => {
+  ])('%s sends its ID token without ProviderId (provider-id-oauth-only)', async (_, p) => {
     stsMock.on(AssumeRoleWithWebIdentityCommand).resolves(GRANTED);
     await exchange().assume(p, identity(ID_TOKEN, 'subject-2'));
     const input = stsMock.commandCalls(AssumeRoleWithWebIdentityCommand)[0].args[0].input;
@@ -195,7 +198,7 @@ describe('AssumeRoleWithWebIdentity parameters per provider family', () => {
   });
 });
 
-describe('roleSessionName (catalog 27)', () => {
+describe('roleSessionName (session-name-safe)', () => {
   const awkward = [
     'alice@example.com',
     'Alice Smith <alice@example.com>',
@@ -244,7 +247,7 @@ describe('roleSessionName (catalog 27)', () => {
   });
 });
 
-describe('STS errors -> SignInError kinds (catalog 29-32)', () => {
+describe('STS errors -> SignInError kinds (foreign-token-refused, expired-token-restarts-sign-in, sts-retry-then-503, oversized-token-refused)', () => {
   test.each([
     [
       'InvalidIdentityToken "Incorrect token audience"',
@@ -313,14 +316,17 @@ describe('STS errors -> SignInError kinds (catalog 29-32)', () => {
       'request timeout',
       () => Object.assign(new Error('timed out'), { name: 'TimeoutError', code: 'ETIMEDOUT' }),
     ],
-  ])('%s is retried 3 times in all, then sts_unavailable (catalog 31)', async (_, error) => {
-    stsMock.on(AssumeRoleWithWebIdentityCommand).rejects(error());
-    const e = await failure(exchange().assume(google, identity(ID_TOKEN)));
-    expect(e.kind).toBe('sts_unavailable');
-    expect(e.message).toMatch(/try again/);
-    expect(stsMock).toHaveReceivedCommandTimes(AssumeRoleWithWebIdentityCommand, 3);
-    expect(sleep).toHaveBeenCalledTimes(2);
-  });
+  ])(
+    '%s is retried 3 times in all, then sts_unavailable (sts-retry-then-503)',
+    async (_, error) => {
+      stsMock.on(AssumeRoleWithWebIdentityCommand).rejects(error());
+      const e = await failure(exchange().assume(google, identity(ID_TOKEN)));
+      expect(e.kind).toBe('sts_unavailable');
+      expect(e.message).toMatch(/try again/);
+      expect(stsMock).toHaveReceivedCommandTimes(AssumeRoleWithWebIdentityCommand, 3);
+      expect(sleep).toHaveBeenCalledTimes(2);
+    },
+  );
 
   test('IDPCommunicationError twice, then success -> signed in after 3 calls', async () => {
     stsMock
@@ -349,7 +355,7 @@ describe('STS errors -> SignInError kinds (catalog 29-32)', () => {
     expect(sleep.mock.calls.map(([ms]) => ms)).toEqual([0, 0]);
   });
 
-  test('a token over 20,000 characters is refused before any call (catalog 32)', async () => {
+  test('a token over 20,000 characters is refused before any call (oversized-token-refused)', async () => {
     stsMock.on(AssumeRoleWithWebIdentityCommand).resolves(GRANTED);
     const huge = `eyJhbGciOiJSUzI1NiJ9.${'A'.repeat(MAX_WEB_IDENTITY_TOKEN_LENGTH)}.sig`;
     const e = await failure(exchange().assume(google, identity(huge)));
@@ -366,7 +372,7 @@ describe('STS errors -> SignInError kinds (catalog 29-32)', () => {
   });
 });
 
-describe('errors never carry the token (catalog 32, 34)', () => {
+describe('errors never carry the token (oversized-token-refused, credentials-never-exposed)', () => {
   /** Every 16-character piece of the secret: catches partial leaks too. */
   function expectNoPieceOf(secret: string, text: string) {
     for (let i = 0; i + 16 <= secret.length; i += 8) {

@@ -156,7 +156,7 @@ function configProblems(raw: unknown): string[] {
   throw new Error('expected a ConfigError, the config was accepted');
 }
 
-describe('execution role (catalog 49)', () => {
+describe('execution role (lambda-role-no-data-access)', () => {
   const { stack, template } = build();
   const roleId = logicalId(stack, stack.callbackApp.executionRole);
   const statements = statementsOf(template, roleId);
@@ -443,7 +443,7 @@ describe('APP_CONFIG', () => {
     expect(config.cookieKeySecretId).toMatch(/:secret:CallbackAppCookieKeySecret[0-9A-F]{8}-/);
   });
 
-  test('describes each provider as the runtime needs it (catalog 33: ProviderId only for OAuth 2.0)', () => {
+  test('describes each provider as the runtime needs it (provider-id-oauth-only: ProviderId only for OAuth 2.0)', () => {
     const { providers } = parseAppConfig(json);
     const secret = (ns: string) =>
       expect.stringMatching(new RegExp(`:secret:CallbackApp${ns}ClientSecret[0-9A-F]{8}-`));
@@ -624,7 +624,7 @@ describe('refusals', () => {
     env,
   });
 
-  test('catalog 51: a certificate in another region than the stack', () => {
+  test('certificate-region: a certificate in another region than the stack', () => {
     const usEast1 = CERT_ARN.replace(REGION, 'us-east-1');
     expect(configProblems(domainRaw(usEast1, { account: ACCOUNT, region: REGION }))).toEqual([
       expect.stringMatching(
@@ -633,7 +633,7 @@ describe('refusals', () => {
     ]);
   });
 
-  test('catalog 51: a certificate ARN while the stack region is not set', () => {
+  test('certificate-region: a certificate ARN while the stack region is not set', () => {
     expect(configProblems(domainRaw(CERT_ARN, {}))).toEqual([
       expect.stringMatching(
         /^app\.domain\.certificateArn: \[certificate-region\] .*the stack's region is not set.*Set "env": \{ "region": "eu-west-1" \}/,
@@ -641,7 +641,7 @@ describe('refusals', () => {
     ]);
   });
 
-  test('catalog 51: the construct refuses a certificate from another region', () => {
+  test('certificate-region: the construct refuses a certificate from another region', () => {
     const stack = new Stack(testApp(), 'Direct', { env: { account: ACCOUNT, region: REGION } });
     const props: CallbackAppProps = {
       bucket: new s3.Bucket(stack, 'Bucket'),
@@ -666,7 +666,7 @@ describe('refusals', () => {
     );
   });
 
-  test('catalog 51: the guard refuses an escape hatch that swaps in a foreign certificate', () => {
+  test('certificate-region: the guard refuses an escape hatch that swaps in a foreign certificate', () => {
     const { app, stack } = buildTestStack(
       parseStageConfig(
         'test',
@@ -682,7 +682,7 @@ describe('refusals', () => {
     );
   });
 
-  test('catalog 51: edge and CloudFront certificates must be in us-east-1', () => {
+  test('certificate-region: edge and CloudFront certificates must be in us-east-1', () => {
     expect(
       findUnsafeAppEndpoints({
         Resources: {
@@ -706,7 +706,7 @@ describe('refusals', () => {
     ]);
   });
 
-  test('catalog 52: an http:// base URL outside the sandbox', () => {
+  test('providers-unique-https: an http:// base URL outside the sandbox', () => {
     expect(configProblems(withApp({ baseUrl: 'http://files.example.com' }))).toEqual([
       expect.stringMatching(
         /^app\.baseUrl: \[providers-unique-https\] "http:\/\/files\.example\.com" is not HTTPS; outside the sandbox/,
@@ -714,7 +714,7 @@ describe('refusals', () => {
     ]);
   });
 
-  test('catalog 52: the guard refuses an APP_CONFIG whose base URL an escape hatch made http://', () => {
+  test('providers-unique-https: the guard refuses an APP_CONFIG whose base URL an escape hatch made http://', () => {
     const { app, stack } = buildTestStack();
     const fn = stack.callbackApp.function.node.defaultChild as CfnResource;
     fn.addPropertyOverride(
@@ -726,7 +726,7 @@ describe('refusals', () => {
     );
   });
 
-  test('catalog 52: the construct refuses an http:// base URL outside the sandbox', () => {
+  test('providers-unique-https: the construct refuses an http:// base URL outside the sandbox', () => {
     const stack = new Stack(testApp(), 'Direct', { env: { account: ACCOUNT, region: REGION } });
     expect(
       () =>

@@ -45,7 +45,7 @@ describe('stage config', () => {
     expect(config.sandbox).toBe(false);
   });
 
-  test('provider families carry their token kind and ProviderId (catalog 33)', () => {
+  test('provider families carry their token kind and ProviderId (provider-id-oauth-only)', () => {
     const config = parseStageConfig('t', testRawConfig());
     const byFamily = Object.fromEntries(
       config.providers.map((p) => [p.provider.family, p.provider]),
@@ -152,7 +152,7 @@ describe('stage config', () => {
     ]);
   });
 
-  test('session limits: max 3600..43200, duration 900..max, valid session policy ARNs (catalog 28)', () => {
+  test('session limits: max 3600..43200, duration 900..max, valid session policy ARNs (session-duration-at-synth)', () => {
     expect(problems(testRawConfig({ session: { maxSessionDurationSeconds: 50000 } }))).toEqual(
       expect.arrayContaining([
         expect.stringMatching(

@@ -345,7 +345,7 @@ test('every finding is reported at once', () => {
   expect(synth).toThrow(/\[bucket-baseline\] UserDataBucket/);
 });
 
-test('WebIdentityRole refuses a session duration outside 900..max at synth time (catalog 28)', () => {
+test('WebIdentityRole refuses a session duration outside 900..max at synth time (session-duration-at-synth)', () => {
   const { stack } = buildTestStack();
   const { Duration } = jest.requireActual('aws-cdk-lib');
   expect(

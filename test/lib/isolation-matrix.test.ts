@@ -521,17 +521,15 @@ function trustCases(spec: ProviderSpec, model: PolicyModel): TrustCase[] {
   }
   // A subject is a segment of the user's prefix: IAM refuses one that could leave it
   // (subject-safe-for-prefix), whatever the app checks.
+  const withSubject = (subject: string) =>
+    withContext({ ...token.context, [spec.subjectKey]: subject } as Record<string, string>);
   for (const subject of UNSAFE_SUBJECTS) {
-    add(
-      'deny',
-      `a token whose subject is ${JSON.stringify(subject)}`,
-      withContext({ ...token.context, [spec.subjectKey]: subject }),
-    );
+    add('deny', `a token whose subject is ${JSON.stringify(subject)}`, withSubject(subject));
   }
   add(
     'allow',
     'a token whose subject has dots, dashes, @ and pipes',
-    withContext({ ...token.context, [spec.subjectKey]: 'auth0|a.b-c@d_e' }),
+    withSubject('auth0|a.b-c@d_e'),
   );
   if (keys.length > 1) {
     const allWrong = Object.fromEntries(keys.map((k) => [k, spec.otherAppClientId]));

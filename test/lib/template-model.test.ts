@@ -91,6 +91,7 @@ test('federated principals: a provider name, an OIDC provider of the template, o
   expect(federatedKeyPrefix({ Federated: { Ref: 'Bucket' } }, resources)).toBeUndefined();
   expect(keysFor('idp.example.org/tenant')).toEqual({
     audienceKey: 'idp.example.org/tenant:aud',
+    subjectKey: 'idp.example.org/tenant:sub',
     subjectVariable: '$' + '{idp.example.org/tenant:sub}',
   });
   expect(keysFor('www.amazon.com').audienceKey).toBe('www.amazon.com:app_id');
