@@ -7,7 +7,7 @@
  * every policy and refuses unknown condition operators), then `evaluateS3` / `evaluateTrust`
  * (or `runMatrix`) as often as needed.
  *
- * iam-simulate facts this module works around (see also /work/shared/DESIGN.md):
+ * iam-simulate facts this module works around (docs/architecture.md, tool facts):
  * - `runSimulation` drops provider condition keys such as `accounts.google.com:sub`, so
  *   every request goes through `runUnsafeSimulation`, which evaluates them but validates
  *   nothing: the validation happens here, once, in `loadPolicyModel`.
