@@ -17,6 +17,9 @@ function isDataAction(action: string): boolean {
   return a === '*' || S3_DATA_ACTION.test(a);
 }
 
+const BROAD_AWS_MANAGED_POLICY =
+  /:iam::aws:policy\/(.*\/)?(AdministratorAccess|PowerUserAccess|AmazonS3[A-Za-z]*Access)$/;
+
 const isBucket = (model: TemplateModel, id: string): boolean =>
   model.resources[id]?.Type === 'AWS::S3::Bucket';
 
@@ -30,7 +33,15 @@ export const lambdaRoleNoDataAccess: GuardRule = {
     const webRoles = new Set(webIdentityRoles(model).map((w) => w.role.id));
     for (const role of model.roles) {
       if (webRoles.has(role.id)) continue;
-      for (const { policy, statement: s } of roleStatements(role)) {
+      for (const arn of role.externalPolicyArns.map(flatten)) {
+        // AWS managed policies are not in the template; these names grant S3 data access.
+        if (BROAD_AWS_MANAGED_POLICY.test(arn)) {
+          errors.push(
+            `${role.id}: managed policy ${arn} gives a non-user role access to user data; only the web identity roles, confined by their policy variables, may touch it.`,
+          );
+        }
+      }
+      for (const { policy, statement: s } of roleStatements(role, { includeByArn: true })) {
         if (s.Effect !== 'Allow') continue;
         const actions = s.NotAction !== undefined ? ['*'] : actionsOf(s);
         const data = actions.filter(isDataAction);

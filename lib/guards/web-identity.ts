@@ -63,14 +63,17 @@ export function webIdentityRoles(model: TemplateModel): WebIdentityRole[] {
 }
 
 /**
- * The statements of a role's inline policies and of the policies that name it in `Roles`.
- * Managed policies attached only by ARN are left out: access-within-prefix refuses any
- * `ManagedPolicyArns` on a web identity role. (On other roles, lambda-role-no-data-access
- * does not read them yet.)
+ * The statements of a role's inline policies and of the policies that name it in `Roles`,
+ * and with `includeByArn` also of this template's managed policies attached only through
+ * `ManagedPolicyArns` (access-within-prefix refuses any of those on a web identity role
+ * outright, so it leaves them out).
  */
-export function roleStatements(role: RoleModel): RoleStatement[] {
+export function roleStatements(
+  role: RoleModel,
+  options: { readonly includeByArn?: boolean } = {},
+): RoleStatement[] {
   return role.policies
-    .filter((p) => !p.byArn)
+    .filter((p) => options.includeByArn || !p.byArn)
     .flatMap((p) => {
       const policy = p.kind === 'inline' ? `${role.id} inline ${p.name}` : p.name;
       return asArray(p.document?.Statement).map((statement) => ({

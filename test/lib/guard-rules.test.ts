@@ -474,6 +474,29 @@ describe('lambda-role-no-data-access', () => {
   });
 });
 
+test('lambda-role-no-data-access fails: a managed policy attached only by ARN, or a broad AWS managed policy', () => {
+  const t = safeAfter((r) => {
+    r.Reader = {
+      Type: 'AWS::IAM::ManagedPolicy',
+      Properties: {
+        PolicyDocument: {
+          Version: V,
+          Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: under('/*') }],
+        },
+      },
+    };
+    r.AppRole.Properties.ManagedPolicyArns = [
+      { Ref: 'Reader' },
+      'arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess',
+      'arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole',
+    ];
+  });
+  expect(check(lambdaRoleNoDataAccess, t)).toEqual([
+    'AppRole: managed policy arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess gives a non-user role access to user data; only the web identity roles, confined by their policy variables, may touch it.',
+    'AppRole (Reader): ["s3:GetObject"] on ["@Bucket.Arn/*"] gives a non-user role access to user data; only the web identity roles, confined by their policy variables, may touch it.',
+  ]);
+});
+
 describe('bucket-baseline', () => {
   test('passes: a bucket the web identity roles do not reach is not judged', () => {
     const t = safeAfter((r) => {
