@@ -1,12 +1,11 @@
+import { createApp, type AppDeps } from '../../lambda/callback/app';
+import { safeReturnTo } from '../../lambda/callback/routes-sign-in';
 import {
-  createApp,
   MAX_PLANNED_PARTS,
   MIN_PART_BYTES,
   MULTIPART_THRESHOLD_BYTES,
   planParts,
-  safeReturnTo,
-  type AppDeps,
-} from '../../lambda/callback/app';
+} from '../../lambda/callback/uploads';
 import { parseAppConfig, type AppConfig, type ProviderSettings } from '../../common/app-config';
 import { CookieSealer } from '../../lambda/callback/cookies';
 import type { HttpRequest, HttpResponse } from '../../lambda/callback/http';

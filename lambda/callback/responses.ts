@@ -1,0 +1,132 @@
+import type { AppConfig } from '../../common/app-config';
+import type { HttpResponse } from './http';
+import type { SignInError } from './ports';
+import * as views from './views';
+
+/**
+ * How the app answers: every response carries the security headers, pages are HTML,
+ * the upload script gets JSON, and failures become pages that never show details.
+ */
+
+export interface Responses {
+  /** An HTML response (unless `extra.headers` says otherwise) with the security headers. */
+  respond(status: number, body: string, extra?: Partial<HttpResponse>): HttpResponse;
+  /** A redirect (302 unless told; 303 after a POST), optionally setting cookies. */
+  redirect(location: string, cookies?: string[], status?: number): HttpResponse;
+  /** A JSON answer for the upload script. */
+  json(status: number, value: unknown, extra?: Partial<HttpResponse>): HttpResponse;
+  /** A short page with a title, a message and a link home. */
+  page(status: number, title: string, message: string): HttpResponse;
+  /** 405 with the one method the path accepts. */
+  methodNotAllowed(allow: string): HttpResponse;
+  /** 404 for a path the app does not serve. */
+  notFound(): HttpResponse;
+  /** 403 for a state change without a valid CSRF token or from another origin. */
+  notAllowed(): HttpResponse;
+  /**
+   * The page for a sign-in failure, by kind; `clearLogin` always goes, `clearSession` too
+   * when the user must sign in again. Undefined for a kind this app does not know.
+   */
+  signInError(err: SignInError, clearLogin: string, clearSession: string): HttpResponse | undefined;
+  /** The generic 500: details only in logs (catalog 15). */
+  internalError(): HttpResponse;
+}
+
+/** @param secure whether the app is served over https (adds HSTS) */
+export function createResponses(config: AppConfig, secure: boolean): Responses {
+  const baseHeaders = securityHeaders(config, secure);
+
+  function respond(status: number, body: string, extra: Partial<HttpResponse> = {}): HttpResponse {
+    return {
+      status,
+      body,
+      cookies: extra.cookies ?? [],
+      headers: { 'content-type': 'text/html; charset=utf-8', ...baseHeaders, ...extra.headers },
+    };
+  }
+  const page = (status: number, title: string, message: string) =>
+    respond(status, views.messagePage(title, message));
+
+  return {
+    respond,
+    redirect: (location, cookies = [], status = 302) =>
+      respond(status, '', { headers: { location }, cookies }),
+    json: (status, value, extra = {}) =>
+      respond(status, JSON.stringify(value), {
+        ...extra,
+        headers: { 'content-type': 'application/json', ...extra.headers },
+      }),
+    page,
+    methodNotAllowed: (allow) =>
+      respond(
+        405,
+        views.messagePage('Method not allowed', 'This page does not accept that request.'),
+        { headers: { allow } },
+      ),
+    notFound: () => page(404, 'Not found', 'There is no such page.'),
+    notAllowed: () =>
+      page(403, 'Not allowed', 'This request was not allowed. Reload the page and try again.'),
+    signInError(err, clearLogin, clearSession) {
+      const clear = [clearLogin];
+      switch (err.kind) {
+        case 'bad_request':
+        case 'token_rejected':
+          return respond(400, views.messagePage('Sign-in failed', err.message), { cookies: clear });
+        case 'too_large':
+          return respond(400, views.messagePage('Sign-in failed', err.message), { cookies: clear });
+        case 'not_allowed':
+          // Catalog 29: a token for another app; retrying cannot help.
+          return respond(
+            403,
+            views.messagePage('This account is not allowed', err.message, { retry: false }),
+            { cookies: clear },
+          );
+        case 'restart':
+          // Also S3 refusing expired session credentials: the session cookie goes too.
+          return respond(401, views.messagePage('Please sign in again', err.message), {
+            cookies: [...clear, clearSession],
+          });
+        case 'idp_unavailable':
+          return respond(502, views.messagePage('Sign-in is unavailable', err.message), {
+            cookies: clear,
+          });
+        case 'sts_unavailable':
+          return respond(503, views.messagePage('Sign-in is busy', err.message), {
+            cookies: clear,
+            headers: { 'retry-after': '5' },
+          });
+      }
+      return undefined;
+    },
+    internalError: () =>
+      respond(500, views.messagePage('Something went wrong', 'Please try again in a moment.')),
+  };
+}
+
+/** Headers on every response (catalog 9, 11). */
+function securityHeaders(config: AppConfig, secure: boolean): Record<string, string> {
+  const s3Origin = config.endpoints?.s3
+    ? new URL(config.endpoints.s3).origin
+    : `https://${config.bucket}.s3.${config.region}.amazonaws.com`;
+  const headers: Record<string, string> = {
+    'content-security-policy': [
+      "default-src 'none'",
+      "script-src 'self'",
+      "style-src 'self'",
+      "img-src 'self'",
+      `connect-src 'self' ${s3Origin}`,
+      "form-action 'self'",
+      "frame-ancestors 'none'",
+      "base-uri 'none'",
+    ].join('; '),
+    'x-frame-options': 'DENY',
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+    'cache-control': 'no-store',
+    'cross-origin-opener-policy': 'same-origin',
+    'cross-origin-resource-policy': 'same-origin',
+    'permissions-policy': 'camera=(), microphone=(), geolocation=()',
+  };
+  if (secure) headers['strict-transport-security'] = 'max-age=63072000; includeSubDomains';
+  return headers;
+}
