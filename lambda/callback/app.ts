@@ -60,7 +60,7 @@ function errorResponse(ctx: AppContext, err: unknown, req: HttpRequest): HttpRes
     const page = responses.signInError(err, sessions.clearLogin(), sessions.clearSession());
     if (page) return page;
   }
-  // Details only in logs (catalog 15); the page stays generic.
+  // Details only in logs (idp-failure-502); the page stays generic.
   log({
     requestId: req.requestId,
     event: 'error',

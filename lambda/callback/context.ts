@@ -56,7 +56,7 @@ export type FormHandler = (
 ) => Promise<HttpResponse>;
 
 /**
- * A POST needs a session and the CSRF check (catalog 13 and 17) before its handler runs;
+ * A POST needs a session and the CSRF check (sign-out-post-csrf, csrf-on-state-changes) before its handler runs;
  * the guard says what to answer otherwise (a page, or JSON for the upload script).
  */
 export interface SessionGuard {

@@ -28,7 +28,7 @@ export interface Responses {
    * when the user must sign in again. Undefined for a kind this app does not know.
    */
   signInError(err: SignInError, clearLogin: string, clearSession: string): HttpResponse | undefined;
-  /** The generic 500: details only in logs (catalog 15). */
+  /** The generic 500: details only in logs (idp-failure-502). */
   internalError(): HttpResponse;
 }
 
@@ -75,7 +75,7 @@ export function createResponses(config: AppConfig, secure: boolean): Responses {
         case 'too_large':
           return respond(400, views.messagePage('Sign-in failed', err.message), { cookies: clear });
         case 'not_allowed':
-          // Catalog 29: a token for another app; retrying cannot help.
+          // foreign-token-refused: a token for another app; retrying cannot help.
           return respond(
             403,
             views.messagePage('This account is not allowed', err.message, { retry: false }),
@@ -103,7 +103,7 @@ export function createResponses(config: AppConfig, secure: boolean): Responses {
   };
 }
 
-/** Headers on every response (catalog 9, 11). */
+/** Headers on every response (no-referrer-leak, no-framing-strict-csp). */
 function securityHeaders(config: AppConfig, secure: boolean): Record<string, string> {
   const s3Origin = config.endpoints?.s3
     ? new URL(config.endpoints.s3).origin

@@ -49,7 +49,7 @@ export function fileRoutes(ctx: AppContext): FileRoutes {
         { cookies: hadCookie ? [sessions.clearSession()] : [] },
       );
     }
-    // Catalog 14: expired credentials mean signing in again, never a 500.
+    // expired-session-signs-in-again: expired credentials mean signing in again, never a 500.
     if (expiresSoon(session, clock.now())) return sessionExpired();
     let files;
     try {
@@ -80,7 +80,7 @@ export function fileRoutes(ctx: AppContext): FileRoutes {
     if (!check.ok) return r.page(400, 'Invalid file name', check.reason);
     const key = prefixOf(session) + check.name;
     const creds = credentialsOf(session);
-    // Catalog 35: missing and forbidden look the same.
+    // other-users-object-404: missing and forbidden look the same.
     if (!(await storage.exists(creds, key)))
       return r.page(404, 'Not found', 'There is no such file.');
     return r.redirect(await storage.presignGet(creds, key, check.name, PRESIGN_SECONDS));

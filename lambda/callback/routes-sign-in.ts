@@ -61,7 +61,7 @@ export function signInRoutes(ctx: AppContext): SignInRoutes {
       });
     };
     const malformed = 'The sign-in response was malformed. Please try again.';
-    // Catalog 4: one value per parameter, and never both a code and an error.
+    // callback-params-unique: one value per parameter, and never both a code and an error.
     const names = [...query.keys()];
     if (new Set(names).size !== names.length) return refuse('duplicate_parameter', malformed);
     if (query.has('code') && query.has('error')) return refuse('code_and_error', malformed);
@@ -73,7 +73,7 @@ export function signInRoutes(ctx: AppContext): SignInRoutes {
         'Sign-in expired',
       );
     }
-    // Catalog 6: the state was issued for this provider's callback, not another's.
+    // state-bound-to-provider: the state was issued for this provider's callback, not another's.
     if (cookie.p !== provider.name) {
       return refuse(
         'provider_mismatch',
@@ -139,7 +139,7 @@ export function signInRoutes(ctx: AppContext): SignInRoutes {
     const maxAge = Math.max(0, Math.floor((credentials.expiration - clock.now()) / 1000));
     const setCookie = await sessions.sealSession(session, maxAge);
     log({ requestId: req.requestId, event: 'signed_in', provider: provider.name });
-    // Catalog 9: a 302 to a clean URL, so the code never lingers in history or Referer.
+    // no-referrer-leak: a 302 to a clean URL, so the code never lingers in history or Referer.
     return r.redirect(cookie.r, [sessions.clearLogin(), setCookie]);
   }
 
@@ -158,7 +158,7 @@ export function signInRoutes(ctx: AppContext): SignInRoutes {
 }
 
 /**
- * State is single use (catalog 2): remembered per container for the login cookie's
+ * State is single use (state-single-use): remembered per container for the login cookie's
  * lifetime. A replay on another container still fails, because the IdP redeems a
  * code once and the browser's login cookie is cleared on first use.
  */
@@ -190,7 +190,7 @@ export class UsedStates {
   }
 }
 
-/** Catalog 7: only same-origin relative paths; everything else goes to `/`. */
+/** return-to-same-origin: only same-origin relative paths; everything else goes to `/`. */
 export function safeReturnTo(value: string | null): string {
   if (!value || value.length > 512) return '/';
   if (!value.startsWith('/') || value.startsWith('//') || value.startsWith('/\\')) return '/';

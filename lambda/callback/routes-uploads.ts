@@ -17,7 +17,7 @@ import {
 
 /**
  * The JSON routes the upload script calls. The file itself never passes through the app
- * (catalog 41): the script gets presigned S3 URLs, one PUT or one per part, and the app
+ * (large-uploads-direct-to-s3): the script gets presigned S3 URLs, one PUT or one per part, and the app
  * completes or aborts a multipart upload when the script is done.
  */
 
@@ -28,14 +28,14 @@ export interface UploadRoutes {
   readonly uploadComplete: FormHandler;
   /** POST /upload-abort: abandons a multipart upload. */
   readonly uploadAbort: FormHandler;
-  /** Who may upload: a live session; JSON errors for the script otherwise (catalog 17). */
+  /** Who may upload: a live session; JSON errors for the script otherwise (csrf-on-state-changes). */
   readonly uploadGuard: SessionGuard;
 }
 
 export function uploadRoutes(ctx: AppContext): UploadRoutes {
   const { clock, log, storage, responses: r, sessions } = ctx;
 
-  /** The validated name, so the key is only ever the own prefix + that name (catalog 37). */
+  /** The validated name, so the key is only ever the own prefix + that name (object-name-validated). */
   function target(
     form: URLSearchParams,
     session: SessionCookie,

@@ -128,7 +128,7 @@ export function matchRoute(
 
 /**
  * Answers one request from the table: 404 for no route, 405 for a method the route does
- * not take; for a POST the body limit, then its session guard (catalog 13 and 17).
+ * not take; for a POST the body limit, then its session guard (sign-out-post-csrf, csrf-on-state-changes).
  */
 export async function dispatch(
   ctx: AppContext,

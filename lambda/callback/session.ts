@@ -20,7 +20,7 @@ const EXPIRY_MARGIN_MS = 60_000;
 
 /** What the callback needs to check and finish the sign-in that /login started. */
 export interface LoginCookie {
-  /** Name of the provider the sign-in started with (mix-up defence, catalog 6). */
+  /** Name of the provider the sign-in started with (mix-up defence, state-bound-to-provider). */
   readonly p: string;
   /** The OAuth `state` sent to the IdP; the callback's must match it. */
   readonly s: string;
@@ -28,7 +28,7 @@ export interface LoginCookie {
   readonly n?: string;
   /** The PKCE code verifier for redeeming the code. */
   readonly v: string;
-  /** Where to go once signed in: a path already checked by `safeReturnTo` (catalog 7). */
+  /** Where to go once signed in: a path already checked by `safeReturnTo` (return-to-same-origin). */
   readonly r: string;
   /** When this sign-in attempt expires, ms since the epoch. */
   readonly exp: number;
@@ -50,7 +50,7 @@ export interface SessionCookie {
   readonly st: string;
   /** When the credentials (and so the session) expire, ms since the epoch. */
   readonly exp: number;
-  /** This session's CSRF token, required on every POST that changes something (catalog 13). */
+  /** This session's CSRF token, required on every POST that changes something (sign-out-post-csrf). */
   readonly csrf: string;
 }
 
@@ -117,7 +117,7 @@ export class SessionCookies {
     return serialize(this.sessionName, '', this.cookieOptions(0));
   }
 
-  /** Catalog 13 and 17: state changes need the session's CSRF token and a same-origin request. */
+  /** sign-out-post-csrf, csrf-on-state-changes: state changes need the session's CSRF token and a same-origin request. */
   csrfOk(req: HttpRequest, session: SessionCookie, form: URLSearchParams): boolean {
     const origin = req.headers['origin'];
     if (
@@ -146,7 +146,7 @@ export class SessionCookies {
   }
 }
 
-/** Catalog 14: a session whose credentials expire within the margin counts as ended. */
+/** expired-session-signs-in-again: a session whose credentials expire within the margin counts as ended. */
 export function expiresSoon(session: SessionCookie, now: number): boolean {
   return session.exp - EXPIRY_MARGIN_MS <= now;
 }

@@ -261,7 +261,7 @@ describe('sign-in flow', () => {
     });
   });
 
-  test('catalog 1: missing or wrong state -> 400 and no token request', async () => {
+  test('state-required: missing or wrong state -> 400 and no token request', async () => {
     const h = harness();
     const { loginCookie } = await startLogin(h);
     for (const rawQuery of ['code=c', 'code=c&state=', 'code=c&state=forged']) {
@@ -281,7 +281,7 @@ describe('sign-in flow', () => {
     expect(h.calls.sts).toHaveLength(0);
   });
 
-  test('catalog 2: a replayed code+state -> 400, exchanged only once', async () => {
+  test('state-single-use: a replayed code+state -> 400, exchanged only once', async () => {
     const h = harness();
     const { state, loginCookie } = await startLogin(h);
     const req = {
@@ -296,7 +296,7 @@ describe('sign-in flow', () => {
     expect(h.calls.finish).toHaveLength(1);
   });
 
-  test('catalog 3: an IdP error is shown HTML-escaped', async () => {
+  test('idp-error-escaped: an IdP error is shown HTML-escaped', async () => {
     const h = harness();
     const { state, loginCookie } = await startLogin(h);
     const res = await h.app({
@@ -311,7 +311,7 @@ describe('sign-in flow', () => {
     expect(h.calls.finish).toHaveLength(0);
   });
 
-  test('catalog 4: duplicated parameters, or code and error together -> 400', async () => {
+  test('callback-params-unique: duplicated parameters, or code and error together -> 400', async () => {
     const h = harness();
     const { state, loginCookie } = await startLogin(h);
     for (const rawQuery of [
@@ -329,7 +329,7 @@ describe('sign-in flow', () => {
     expect(h.calls.finish).toHaveLength(0);
   });
 
-  test('catalog 5: an authorization response the IdP client rejects (e.g. wrong iss) -> 400, no STS call', async () => {
+  test('callback-iss-checked: an authorization response the IdP client rejects (e.g. wrong iss) -> 400, no STS call', async () => {
     const h = harness();
     h.setIdentity(
       new SignInError('bad_request', 'The sign-in response was not valid.', 'iss mismatch'),
@@ -346,7 +346,7 @@ describe('sign-in flow', () => {
     expect(new URL(h.calls.finish[0].url).searchParams.get('iss')).toBe('https://evil');
   });
 
-  test("catalog 6: a response with Google's state at Amazon's callback is rejected", async () => {
+  test("state-bound-to-provider: a response with Google's state at Amazon's callback is rejected", async () => {
     const h = harness();
     const { state, loginCookie } = await startLogin(h, 'google');
     const res = await h.app({
@@ -368,7 +368,7 @@ describe('sign-in flow', () => {
     '/\\/evil',
     'javascript:alert(1)',
     '/ok\r\nx',
-  ])('catalog 7: return_to %p is ignored, the user lands on /', async (target) => {
+  ])('return-to-same-origin: return_to %p is ignored, the user lands on /', async (target) => {
     const h = harness();
     const { state, loginCookie } = await startLogin(
       h,
@@ -383,7 +383,7 @@ describe('sign-in flow', () => {
     expect(res.headers.location).toBe('/');
   });
 
-  test('catalog 7: a same-origin relative return_to is kept', async () => {
+  test('return-to-same-origin: a same-origin relative return_to is kept', async () => {
     expect(safeReturnTo('/?uploaded=a')).toBe('/?uploaded=a');
     const h = harness();
     const { state, loginCookie } = await startLogin(
@@ -399,7 +399,7 @@ describe('sign-in flow', () => {
     expect(res.headers.location).toBe('/privacy');
   });
 
-  test('catalog 8: redirect_uri comes from configuration, never from the Host header', async () => {
+  test('redirect-uri-from-config: redirect_uri comes from configuration, never from the Host header', async () => {
     const h = harness();
     const { state, loginCookie } = await startLogin(h);
     await h.app({
@@ -415,7 +415,7 @@ describe('sign-in flow', () => {
     ).toBe(true);
   });
 
-  test('catalog 9: the callback answers 302 to a clean URL with no-referrer', async () => {
+  test('no-referrer-leak: the callback answers 302 to a clean URL with no-referrer', async () => {
     const h = harness();
     const { res } = await signIn(h);
     expect(res.headers['referrer-policy']).toBe('no-referrer');
@@ -423,7 +423,7 @@ describe('sign-in flow', () => {
     expect(res.body).toBe('');
   });
 
-  test('catalog 10: cookies are __Host-, Secure, HttpOnly, SameSite=Lax; the login cookie is short-lived', async () => {
+  test('cookie-attributes: cookies are __Host-, Secure, HttpOnly, SameSite=Lax; the login cookie is short-lived', async () => {
     const h = harness();
     const { res: loginRes } = await startLogin(h);
     const login = setCookies(loginRes)['__Host-wif-login'].attrs;
@@ -437,7 +437,7 @@ describe('sign-in flow', () => {
     }
   });
 
-  test('catalog 10: the session cookie lives no longer than the credentials', async () => {
+  test('cookie-attributes: the session cookie lives no longer than the credentials', async () => {
     const h = harness();
     const { res } = await signIn(h);
     expect(setCookies(res)['__Host-wif-session'].attrs).toMatch(/Max-Age=3600/);
@@ -451,7 +451,7 @@ describe('sign-in flow', () => {
     expect(res.headers['strict-transport-security']).toBeUndefined();
   });
 
-  test('catalog 38: an unsafe subject is refused before STS', async () => {
+  test('subject-safe-for-prefix: an unsafe subject is refused before STS', async () => {
     for (const subject of ['a/b', 'a*', 'a?', '$x', '', 'x'.repeat(256), 'a\u0000b']) {
       const h = harness();
       h.setIdentity({ subject, webIdentityToken: ID_TOKEN });
@@ -490,7 +490,7 @@ describe('errors become pages', () => {
     return { h, res };
   }
 
-  test('catalog 15: IdP down -> 502 with a generic message; the detail only in logs', async () => {
+  test('idp-failure-502: IdP down -> 502 with a generic message; the detail only in logs', async () => {
     const h = harness();
     h.setIdentity(
       new SignInError(
@@ -510,7 +510,7 @@ describe('errors become pages', () => {
     expect(JSON.stringify(h.logs)).toContain('ECONNREFUSED');
   });
 
-  test('catalog 25: invalid_grant from the IdP (PKCE mismatch) -> 400, no STS call', async () => {
+  test('pkce-verifier-mismatch: invalid_grant from the IdP (PKCE mismatch) -> 400, no STS call', async () => {
     const h = harness();
     h.setIdentity(
       new SignInError('token_rejected', 'The sign-in could not be completed.', 'invalid_grant'),
@@ -525,7 +525,7 @@ describe('errors become pages', () => {
     expect(h.calls.sts).toHaveLength(0);
   });
 
-  test('catalog 29: a token for another app -> 403 "not allowed"', async () => {
+  test('foreign-token-refused: a token for another app -> 403 "not allowed"', async () => {
     const { res } = await callbackWith(
       new SignInError('not_allowed', 'This account is not allowed to use this app.'),
     );
@@ -533,7 +533,7 @@ describe('errors become pages', () => {
     expect(res.body).toContain('not allowed');
   });
 
-  test('catalog 30: expired or rejected token -> sign in again (401)', async () => {
+  test('expired-token-restarts-sign-in: expired or rejected token -> sign in again (401)', async () => {
     const { res } = await callbackWith(
       new SignInError('restart', 'Your sign-in expired. Please sign in again.'),
     );
@@ -541,7 +541,7 @@ describe('errors become pages', () => {
     expect(res.body).toContain('href="/"');
   });
 
-  test('catalog 31: STS unavailable after retries -> 503 with Retry-After', async () => {
+  test('sts-retry-then-503: STS unavailable after retries -> 503 with Retry-After', async () => {
     const { res } = await callbackWith(
       new SignInError('sts_unavailable', 'Sign-in is busy. Try again in a moment.'),
     );
@@ -549,7 +549,7 @@ describe('errors become pages', () => {
     expect(res.headers['retry-after']).toBe('5');
   });
 
-  test('catalog 32: too large -> 400 with a clear message', async () => {
+  test('oversized-token-refused: too large -> 400 with a clear message', async () => {
     const { res } = await callbackWith(
       new SignInError('too_large', 'Your sign-in token is too large for AWS.'),
     );
@@ -564,7 +564,7 @@ describe('errors become pages', () => {
     expect(JSON.stringify(h.logs)).toContain('boom');
   });
 
-  test('catalog 34: credentials and tokens never reach the page, headers or logs in clear', async () => {
+  test('credentials-never-exposed: credentials and tokens never reach the page, headers or logs in clear', async () => {
     const h = harness();
     const { res, cookies, csrf } = await signIn(h);
     const pages = [
@@ -591,7 +591,7 @@ describe('errors become pages', () => {
 });
 
 describe('session', () => {
-  test('catalog 16: a tampered, foreign or garbage session cookie = signed out, never a 500', async () => {
+  test('bad-cookie-signed-out: a tampered, foreign or garbage session cookie = signed out, never a 500', async () => {
     const h = harness();
     const { session } = await signIn(h);
     const flipped = session.slice(0, -3) + (session.endsWith('A') ? 'BBB' : 'AAA');
@@ -607,14 +607,14 @@ describe('session', () => {
     }
   });
 
-  test('catalog 16: a login cookie cannot be used as a session cookie (purpose-bound)', async () => {
+  test('bad-cookie-signed-out: a login cookie cannot be used as a session cookie (purpose-bound)', async () => {
     const h = harness();
     const { loginCookie } = await startLogin(h);
     const res = await h.app({ cookies: { '__Host-wif-session': loginCookie } });
     expect(res.body).toContain('Sign in with Google');
   });
 
-  test('catalog 14: expired credentials -> sign in again, cookie cleared, never a 500', async () => {
+  test('expired-session-signs-in-again: expired credentials -> sign in again, cookie cleared, never a 500', async () => {
     const h = harness();
     const { cookies } = await signIn(h);
     h.clock.t += 3600_000;
@@ -626,7 +626,7 @@ describe('session', () => {
     expect(download.status).toBe(401);
   });
 
-  test('catalog 14: S3 saying ExpiredToken -> sign in again', async () => {
+  test('expired-session-signs-in-again: S3 saying ExpiredToken -> sign in again', async () => {
     const h = harness();
     const { cookies } = await signIn(h);
     h.storageError.list = Object.assign(new Error('expired'), { name: 'ExpiredToken' });
@@ -645,7 +645,7 @@ describe('session', () => {
     expect(() => CookieSealer.fromSecret('short')).toThrow(/at least 32 characters/);
   });
 
-  test('catalog 13: sign-out is a POST with CSRF; afterwards the files page needs sign-in', async () => {
+  test('sign-out-post-csrf: sign-out is a POST with CSRF; afterwards the files page needs sign-in', async () => {
     const h = harness();
     const { cookies, csrf } = await signIn(h);
     expect((await h.app({ path: '/logout', cookies })).status).toBe(405);
@@ -690,7 +690,7 @@ describe('files', () => {
     expect(h.calls.storage).toContain('presignGet users/google/1001/report.pdf');
   });
 
-  test("catalog 35: another user's or a missing object -> 404 without telling which", async () => {
+  test("other-users-object-404: another user's or a missing object -> 404 without telling which", async () => {
     const { h, cookies } = await signedIn();
     const missing = await h.app({ path: '/download', rawQuery: 'name=secret.txt', cookies });
     expect(missing.status).toBe(404);
@@ -710,7 +710,7 @@ describe('files', () => {
     ['star*'],
     ['x'.repeat(1100)],
     [''],
-  ])('catalog 37: object name %p -> 400, no S3 call', async (name) => {
+  ])('object-name-validated: object name %p -> 400, no S3 call', async (name) => {
     const { h, cookies, csrf } = await signedIn();
     const before = h.calls.storage.length;
     const download = await h.app({
@@ -743,7 +743,7 @@ describe('files', () => {
     expect(h.calls.storage.length).toBe(before);
   });
 
-  test('catalog 41: upload-url returns a presigned S3 PUT (the file never goes through the Lambda)', async () => {
+  test('large-uploads-direct-to-s3: upload-url returns a presigned S3 PUT (the file never goes through the Lambda)', async () => {
     const { h, cookies, csrf } = await signedIn();
     const res = await h.app({
       path: '/upload-url',
@@ -792,7 +792,7 @@ describe('files', () => {
     expect(h.objects.has('users/google/1001/report.pdf')).toBe(false);
   });
 
-  test('catalog 17: upload-url, delete and sign-out without a valid CSRF token -> 403, nothing done', async () => {
+  test('csrf-on-state-changes: upload-url, delete and sign-out without a valid CSRF token -> 403, nothing done', async () => {
     const { h, cookies, csrf } = await signedIn();
     for (const path of ['/upload-url', '/delete', '/logout']) {
       for (const body of [
@@ -828,7 +828,7 @@ describe('files', () => {
 });
 
 describe('pages and headers', () => {
-  test('catalog 11: every response forbids framing and carries a strict CSP', async () => {
+  test('no-framing-strict-csp: every response forbids framing and carries a strict CSP', async () => {
     const h = harness();
     const responses = [
       await h.app({}),
@@ -991,7 +991,7 @@ describe('multipart uploads (files over one PUT, straight from the browser to S3
     expect(h.calls.storage.length).toBe(before);
   });
 
-  test('catalog 17: upload-url, upload-complete and upload-abort without CSRF or cross-origin -> 403, nothing done', async () => {
+  test('csrf-on-state-changes: upload-url, upload-complete and upload-abort without CSRF or cross-origin -> 403, nothing done', async () => {
     const { h, csrf, post } = await signedIn();
     const fields = {
       name: 'big.bin',
@@ -1022,7 +1022,7 @@ describe('multipart uploads (files over one PUT, straight from the browser to S3
   });
 
   test.each([['../2002/x'], ['a/b'], ['%2F..'], ['nul\u0000'], ['..'], ['x'.repeat(1100)], ['']])(
-    'catalog 37: name %p on the multipart routes -> 400, no S3 call',
+    'object-name-validated: name %p on the multipart routes -> 400, no S3 call',
     async (name) => {
       const { h, csrf, post } = await signedIn();
       const fields = { csrf, name, size: String(1024 * MiB), uploadId: 'u1', parts: partsJson(1) };
@@ -1136,7 +1136,7 @@ describe('multipart uploads (files over one PUT, straight from the browser to S3
     [404, 'no longer in progress'],
     [400, 'did not match'],
   ] as const)(
-    'catalog 40: S3 refusing the completion -> %d JSON with a clear message',
+    'no-silent-overwrite: S3 refusing the completion -> %d JSON with a clear message',
     async (status, message) => {
       const { h, csrf, post } = await signedIn();
       const messages = {
