@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { BUILT_IN_PROVIDERS } from '../common/provider-facts';
 import {
   Provider,
   validateAmazonAppId,
@@ -321,7 +322,7 @@ function domainProblems(cfg: ParsedConfig): string[] {
         break;
       case 'google':
         problems.push(...at(i, validateGoogleClientIds(p.clientIds)));
-        issuer = 'https://accounts.google.com';
+        issuer = BUILT_IN_PROVIDERS.google.issuer;
         break;
       case 'oidc':
         problems.push(...at(i, validateOidcOptions(p)));

@@ -321,7 +321,7 @@ export function validateIssuerUrl(issuerUrl: unknown): string[] {
         "Use the exact 'issuer' value of the provider's /.well-known/openid-configuration.",
     ];
   }
-  if (url.hostname === 'accounts.google.com') {
+  if (url.hostname === BUILT_IN_PROVIDERS.google.keyPrefix) {
     return [
       `OIDC issuerUrl ${quote(issuerUrl)} is Google's: use the built-in google provider, which IAM trusts without an OIDC provider.`,
     ];

@@ -4,7 +4,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as https from 'node:https';
 import * as path from 'node:path';
 import * as jose from 'jose';
-import { BUILT_IN_PROVIDERS, accessTokenFamilyOf, callbackPath } from '../common/provider-facts';
+import {
+  BUILT_IN_PROVIDERS,
+  accessTokenFamilyOf,
+  callbackPath,
+  issuerKeyPrefix,
+} from '../common/provider-facts';
 import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import {
   TokenRefused,
@@ -663,8 +668,8 @@ export async function startDevIdp(options: DevIdpOptions): Promise<RunningDevIdp
     families.map((f) => [
       f.issuer,
       {
-        provider: f.family === 'google' ? 'accounts.google.com' : f.issuer,
-        keyPrefix: f.issuer.replace(/^https:\/\//, ''),
+        provider: f.family === 'google' ? BUILT_IN_PROVIDERS.google.keyPrefix : f.issuer,
+        keyPrefix: issuerKeyPrefix(f.issuer),
         google: f.family === 'google',
         keys: jose.createLocalJWKSet({ keys: [publicJwk(f.key)] }),
       },

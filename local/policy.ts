@@ -38,7 +38,6 @@ import {
 } from '../lib/template/intrinsics';
 
 // Re-exported so the sandbox modules that import them from here need no change.
-export { resolveIntrinsics, type TemplateEnvironment } from '../lib/template/intrinsics';
 
 /** A policy checked once and ready for iam-simulate; `metadata.name` names it in results. */
 export type SimulationPolicy = ValidatedPolicy<{ name: string }>;

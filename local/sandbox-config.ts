@@ -1,4 +1,5 @@
 import type { RawStageConfig } from '../lib/config';
+import { BUILT_IN_PROVIDERS } from '../common/provider-facts';
 
 /**
  * The sandbox's fixed facts: where each server listens, the dev IdP's client of each
@@ -68,7 +69,7 @@ export const IDP_PATHS = {
   },
 } as const;
 
-export const GOOGLE_ISSUER = 'https://accounts.google.com';
+export const GOOGLE_ISSUER = BUILT_IN_PROVIDERS.google.issuer!;
 export const oidcIssuer = (ports: SandboxPorts): string => `${urlOf(ports.idp)}${IDP_PATHS.oidc}`;
 
 /** The stage config the sandbox synthesizes: all four families against the dev IdP. */

@@ -13,13 +13,13 @@ import {
 } from './contracts';
 import {
   evaluateTrust,
-  resolveIntrinsics,
   sessionArn,
   unknownConditionOperators,
   type PolicyModel,
   type WebIdentityRoleModel,
 } from './policy';
 import { BUILT_IN_PROVIDERS, TokenKind, builtInByPrincipal } from '../common/provider-facts';
+import { resolveIntrinsics } from '../lib/template/intrinsics';
 import { listenOnHost } from './listen';
 import { HOST } from './sandbox-config';
 import {
