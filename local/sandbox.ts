@@ -1,3 +1,4 @@
+import type { AppConfig } from '../common/app-config';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -178,7 +179,7 @@ export function sandboxAppConfig(
   ports: SandboxPorts,
   bucket: string,
   roleArns: Readonly<Record<string, string>>,
-): Record<string, unknown> {
+): AppConfig {
   const idp = devIdpEndpoints(urlOf(ports.idp));
   return {
     baseUrl: urlOf(ports.app),
