@@ -206,5 +206,9 @@ export function safeReturnTo(value: string | null): string {
   // Resolve against a dummy origin: a different origin means an escape.
   const url = new URL(value, 'https://app.invalid');
   if (url.origin !== 'https://app.invalid') return '/';
-  return url.pathname + url.search;
+  // Dot segments normalise away: `/.//evil`, `/%2e//evil` and `/a/..//evil` all become
+  // `//evil`, which a browser reads as another host. Judge the path we would send.
+  const target = url.pathname + url.search;
+  if (target.startsWith('//') || target.startsWith('/\\')) return '/';
+  return target;
 }

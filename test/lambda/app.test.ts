@@ -368,6 +368,9 @@ describe('sign-in flow', () => {
     '/\\/evil',
     'javascript:alert(1)',
     '/ok\r\nx',
+    '/.//evil.example',
+    '/%2e//evil.example',
+    '/a/..//evil.example',
   ])('return-to-same-origin: return_to %p is ignored, the user lands on /', async (target) => {
     const h = harness();
     const { state, loginCookie } = await startLogin(

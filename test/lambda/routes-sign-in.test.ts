@@ -45,4 +45,15 @@ describe('safeReturnTo', () => {
   ])('sends %j to /', (value) => {
     expect(safeReturnTo(value)).toBe('/');
   });
+
+  test.each(['/.//evil.example', '/%2e//evil.example', '/a/..//evil.example', '/./%2e//evil'])(
+    'return-to-same-origin: %j normalises to //host, so it goes to /',
+    (value) => {
+      expect(safeReturnTo(value)).toBe('/');
+    },
+  );
+
+  test('keeps a path whose dot segments normalise to a same-origin path', () => {
+    expect(safeReturnTo('/a/../b/./c')).toBe('/b/c');
+  });
 });
