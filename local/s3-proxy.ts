@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import { PRESIGN_PARAMS } from './s3-auth';
 import type { Backend } from './s3-backend';
 import type { S3Operation } from './s3-operations';
+import { element } from './s3-errors';
 import { CHECKSUM_HEADER } from './s3-payload';
 import { checkConditions, checkParts, checkUpload } from './s3-preconditions';
 import type { AuthorizedRequest } from './s3-request';
@@ -44,6 +45,9 @@ const DROPPED_REQUEST_HEADERS = new Set([
 
 /** Response headers of s3rver not relayed (hop-by-hop, or set here). */
 const DROPPED_RESPONSE_HEADERS = new Set([
+  // s3rver's own error details (S3 sends none); they would name the storage key.
+  'x-amz-error-code',
+  'x-amz-error-message',
   'connection',
   'keep-alive',
   'transfer-encoding',
@@ -65,6 +69,14 @@ const RESPONSE_OVERRIDES: Readonly<Record<string, string>> = {
 /** Operations that write a key: serialized per key, so conditional writes are atomic. */
 const WRITES = new Set(['PutObject', 'CopyObject', 'CompleteMultipartUpload', 'DeleteObject']);
 
+/** Operations that create a key in s3rver's store: its storage key must be listable. */
+const CREATES = new Set([
+  'PutObject',
+  'CopyObject',
+  'CreateMultipartUpload',
+  'CompleteMultipartUpload',
+]);
+
 export async function forward(
   backend: Backend,
   req: http.IncomingMessage,
@@ -79,8 +91,8 @@ export async function forward(
   const body = await prepareBody(req, x, op.name === 'CompleteMultipartUpload');
   if (op.name === 'CompleteMultipartUpload') await checkParts(backend, op, query, body as Buffer);
 
-  const headers = upstreamHeaders(req, x, query, body, carriesBody);
-  const path = upstreamPath(op, query);
+  const headers = upstreamHeaders(backend, req, x, query, body, carriesBody);
+  const path = upstreamPath(backend, op, query);
   const send = () =>
     backend.request({
       method: req.method!.toUpperCase(),
@@ -88,17 +100,19 @@ export async function forward(
       headers,
       body: carriesBody ? body : undefined,
     });
+  if (CREATES.has(op.name)) await backend.recordKey(op.key!);
   const upstream = WRITES.has(op.name)
     ? await backend.withKeyLock(op.bucket, op.key!, async () => {
         await checkConditions(backend, op, headerOf);
         return send();
       })
     : await send();
-  relay(upstream, res, x, query);
+  relay(backend, upstream, res, x, query);
 }
 
 /** The client's headers s3rver may see, plus what the proxy sets for it. */
 function upstreamHeaders(
+  backend: Backend,
   req: http.IncomingMessage,
   x: AuthorizedRequest,
   query: ReadonlyMap<string, string>,
@@ -130,7 +144,8 @@ function upstreamHeaders(
   if (op.copySource) {
     // s3rver reads the copy source with decodeURI; encodeURI round-trips through it
     // exactly, so it copies the very object that was authorized.
-    headers['x-amz-copy-source'] = '/' + encodeURI(`${op.copySource.bucket}/${op.copySource.key}`);
+    const source = backend.storageKey(op.copySource.key);
+    headers['x-amz-copy-source'] = '/' + encodeURI(`${op.copySource.bucket}/${source}`);
   }
   if (Buffer.isBuffer(body)) headers['content-length'] = String(body.length);
   else if (body !== undefined && headerOf('content-length') !== undefined) {
@@ -143,7 +158,11 @@ function upstreamHeaders(
  * The path is rebuilt from the decoded names, so s3rver decodes exactly the bucket and key
  * that were authorized (it decodes `%2F` inside a key back to `/`).
  */
-function upstreamPath(op: S3Operation, query: ReadonlyMap<string, string>): string {
+function upstreamPath(
+  backend: Backend,
+  op: S3Operation,
+  query: ReadonlyMap<string, string>,
+): string {
   const forwardedQuery = [...query.entries()]
     .filter(
       ([n]) =>
@@ -156,13 +175,14 @@ function upstreamPath(op: S3Operation, query: ReadonlyMap<string, string>): stri
     .join('&');
   return (
     `/${encodeURIComponent(op.bucket)}` +
-    (op.key !== undefined ? `/${encodeURIComponent(op.key)}` : '') +
+    (op.key !== undefined ? `/${encodeURIComponent(backend.storageKey(op.key))}` : '') +
     (forwardedQuery ? `?${forwardedQuery}` : '')
   );
 }
 
 /** s3rver's answer to the client, with the CORS headers and any `response-*` overrides. */
 function relay(
+  backend: Backend,
   upstream: http.IncomingMessage,
   res: http.ServerResponse,
   x: AuthorizedRequest,
@@ -175,6 +195,7 @@ function relay(
     if (
       value === undefined ||
       DROPPED_RESPONSE_HEADERS.has(name) ||
+      name.startsWith('x-amz-error-detail-') ||
       name.startsWith('access-control-')
     )
       continue;
@@ -188,5 +209,40 @@ function relay(
     }
   }
   upstream.on('error', (e) => res.destroy(e));
-  upstream.pipe(res);
+  const named = op.name === 'CopyObject' ? op.copySource!.key : op.key;
+  const stored = named === undefined ? undefined : backend.storageKey(named);
+  const isDocument = status >= 300 || op.name.endsWith('MultipartUpload');
+  if (stored !== undefined && stored !== named && isDocument) {
+    renameKeyInDocument(upstream, res, op.bucket, stored, named!);
+  } else {
+    upstream.pipe(res);
+  }
+}
+
+/**
+ * s3rver names the storage key in its XML (the `Key` of a multipart answer or of NoSuchKey,
+ * the path of `Location`): the client must read its own key there. These documents are small.
+ */
+function renameKeyInDocument(
+  upstream: http.IncomingMessage,
+  res: http.ServerResponse,
+  bucket: string,
+  stored: string,
+  key: string,
+): void {
+  const chunks: Buffer[] = [];
+  upstream.on('data', (c: Buffer) => chunks.push(c));
+  upstream.on('end', () => {
+    const path = (k: string) => `/${encodeURIComponent(bucket)}/${encodeURIComponent(k)}`;
+    const body = Buffer.from(
+      Buffer.concat(chunks)
+        .toString('utf8')
+        .replace(/<Key>[^<]*<\/Key>/g, () => element('Key', key))
+        .split(path(stored))
+        .join(path(key)),
+      'utf8',
+    );
+    if (res.hasHeader('content-length')) res.setHeader('content-length', body.length);
+    res.end(body);
+  });
 }

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import * as https from 'node:https';
 import { validateSessionPolicy } from '@cloud-copilot/iam-policy';
 import {
   TokenRefused,
@@ -20,7 +19,7 @@ import {
   type WebIdentityRoleModel,
 } from './policy';
 import { BUILT_IN_PROVIDERS, TokenKind, builtInByPrincipal } from '../common/provider-facts';
-import { listenOnHost } from './listen';
+import { createSandboxServer, listenOnHost, type ServerTimeouts } from './listen';
 import { HOST } from './sandbox-config';
 import {
   assumptionXml,
@@ -84,6 +83,8 @@ export interface LocalStsOptions {
   readonly clock?: () => number;
   /** @default - no logging */
   readonly log?: (entry: StsLogEntry) => void;
+  /** @default DEFAULT_TIMEOUTS */
+  readonly timeouts?: ServerTimeouts;
 }
 
 const TOKEN_REFUSAL_STATUS: Record<TokenRefused['code'], number> = {
@@ -691,11 +692,12 @@ export async function startLocalSts(options: LocalStsOptions): Promise<RunningSe
     }
   };
 
-  const server = https.createServer(
-    { cert: options.tls.cert, key: options.tls.key },
+  const server = createSandboxServer(
+    options.tls,
     (req, res) => {
       void handle(req, res);
     },
+    options.timeouts,
   );
   const port = await listenOnHost(server, options.port);
   let closing: Promise<void> | undefined;

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as https from 'node:https';
 import * as os from 'node:os';
@@ -50,6 +50,7 @@ import {
 } from '../../local/sigv4';
 import { createLocalTls } from '../../local/tls';
 import { synthTemplate } from '../support/helpers';
+import { FAST_TIMEOUTS, slowClient } from '../support/slow-client';
 
 /**
  * The local S3 against the real `@aws-sdk/client-s3` and `@aws-sdk/s3-request-presigner`
@@ -564,6 +565,165 @@ describe('local S3 with the real AWS SDK', () => {
         new GetObjectCommand({ Bucket: bucket, Key: own('copy-dst.txt') }),
       );
       expect(await got.Body!.transformToString()).toBe('copy me');
+    });
+  });
+
+  describe('long keys', () => {
+    /** A key under alice's prefix of exactly `bytes` UTF-8 bytes, filled with `fill`. */
+    const ownKeyOf = (bytes: number, dir = 'long/', fill = 'k') => {
+      const base = own(dir);
+      const room = bytes - Buffer.byteLength(base);
+      const unit = Buffer.byteLength(fill);
+      const key = base + fill.repeat(Math.floor(room / unit)) + 'x'.repeat(room % unit);
+      expect(Buffer.byteLength(key)).toBe(bytes);
+      return key;
+    };
+    const listKeys = async (prefix: string, delimiter?: string) => {
+      const page = await aliceS3.send(
+        new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, Delimiter: delimiter }),
+      );
+      return {
+        keys: (page.Contents ?? []).map((o) => o.Key),
+        prefixes: (page.CommonPrefixes ?? []).map((p) => p.Prefix),
+      };
+    };
+
+    async function roundTrip(key: string, listPrefix: string): Promise<void> {
+      const body = randomBytes(3000);
+      await aliceS3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+      const got = await aliceS3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      expect(Buffer.from(await got.Body!.transformToByteArray()).equals(body)).toBe(true);
+      const head = await aliceS3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      expect(head.ContentLength).toBe(3000);
+      expect((await listKeys(listPrefix)).keys).toEqual([key]);
+      await aliceS3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+      await expect(
+        aliceS3.send(new HeadObjectCommand({ Bucket: bucket, Key: key })),
+      ).rejects.toEqual(s3Error('NotFound', 404));
+      expect((await listKeys(listPrefix)).keys).toEqual([]);
+    }
+
+    test('a 1,024-byte key: put, get byte-identical, head, list by prefix, delete', async () => {
+      const key = ownKeyOf(1024);
+      // The prefix ends inside the long segment: the listing still matches the real key.
+      await roundTrip(key, key.slice(0, 900));
+    });
+
+    test('a multibyte UTF-8 key of 1,023 bytes', async () => {
+      const key = ownKeyOf(1023, 'long-utf8/', 'ö😀');
+      await roundTrip(key, own('long-utf8/'));
+    });
+
+    test('a directory segment over 255 bytes: listed as the real common prefix', async () => {
+      // Not hex digits: the log test looks for anything hash-like.
+      const dir = `${'q'.repeat(300)}/`;
+      const key = own(`long-dir/${dir}file.txt`);
+      await aliceS3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'in a long dir' }));
+      expect(await listKeys(own('long-dir/'), '/')).toEqual({
+        keys: [],
+        prefixes: [own(`long-dir/${dir}`)],
+      });
+      expect((await listKeys(own(`long-dir/${dir}`))).keys).toEqual([key]);
+      const got = await aliceS3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      expect(await got.Body!.transformToString()).toBe('in a long dir');
+      await roundTrip(own(`long-dir/${dir}${'g'.repeat(400)}`), own(`long-dir/${dir}gg`));
+    });
+
+    test('long keys in copies and multipart uploads; the answers name the real key', async () => {
+      const source = ownKeyOf(1000, 'long-copy/', 's');
+      const target = ownKeyOf(1000, 'long-copy/', 't');
+      await aliceS3.send(new PutObjectCommand({ Bucket: bucket, Key: source, Body: 'copied' }));
+      await aliceS3.send(
+        new CopyObjectCommand({
+          Bucket: bucket,
+          Key: target,
+          CopySource: `${bucket}/${encodeURIComponent(source)}`,
+        }),
+      );
+      const copied = await aliceS3.send(new GetObjectCommand({ Bucket: bucket, Key: target }));
+      expect(await copied.Body!.transformToString()).toBe('copied');
+
+      const key = ownKeyOf(1024, 'long-multipart/', 'm');
+      const created = await aliceS3.send(
+        new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }),
+      );
+      expect(created.Key).toBe(key);
+      const part = await aliceS3.send(
+        new UploadPartCommand({
+          Bucket: bucket,
+          Key: key,
+          UploadId: created.UploadId,
+          PartNumber: 1,
+          Body: 'one part',
+        }),
+      );
+      const parts = await aliceS3.send(
+        new ListPartsCommand({ Bucket: bucket, Key: key, UploadId: created.UploadId }),
+      );
+      expect(parts.Parts?.map((p) => p.ETag)).toEqual([part.ETag]);
+      const done = await aliceS3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: bucket,
+          Key: key,
+          UploadId: created.UploadId,
+          MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] },
+        }),
+      );
+      expect(done.Key).toBe(key);
+      expect(done.Location).toContain(encodeURIComponent(key));
+      expect((await listKeys(own('long-multipart/'))).keys).toEqual([key]);
+
+      const missing = ownKeyOf(1024, 'long-missing/', 'n');
+      const res = await fetchRaw(
+        await getSignedUrl(aliceS3, new GetObjectCommand({ Bucket: bucket, Key: missing })),
+      );
+      expect(res.status).toBe(404);
+      expect(res.body).toContain(`<Key>${missing}</Key>`);
+    });
+
+    test('keys the file system would merge or nest stay distinct', async () => {
+      const keys = [
+        own('merge/a/b'),
+        own('merge/a//b'),
+        own('merge//a/b'),
+        own('merge/~~x'),
+        own('merge/c._S3rver_object/d'),
+        own('merge/c'),
+      ];
+      for (const key of keys)
+        await aliceS3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: key }));
+      for (const key of keys) {
+        const got = await aliceS3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        expect(await got.Body!.transformToString()).toBe(key);
+      }
+      expect((await listKeys(own('merge'))).keys).toEqual(
+        [...keys].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))),
+      );
+    });
+
+    test('a 1,025-byte key is KeyTooLongError', async () => {
+      await expect(
+        aliceS3.send(new PutObjectCommand({ Bucket: bucket, Key: ownKeyOf(1025), Body: 'x' })),
+      ).rejects.toEqual(s3Error('KeyTooLongError', 400));
+    });
+
+    test('a failed write is a 500 InternalError for that request; the sandbox keeps serving', async () => {
+      // A directory where the object's file goes: the file system refuses the write.
+      const blocked = own('blocked');
+      fs.mkdirSync(path.join(dataDir, bucket, `${blocked}._S3rver_object`), { recursive: true });
+      const res = await fetchRaw(
+        await getSignedUrl(aliceS3, new PutObjectCommand({ Bucket: bucket, Key: blocked })),
+        { method: 'PUT', body: 'x'.repeat(100_000) },
+      );
+      expect(res.status).toBe(500);
+      expect(res.body).toMatch(/<Code>InternalError<\/Code>/);
+      await aliceS3.send(
+        new PutObjectCommand({ Bucket: bucket, Key: own('after-failure'), Body: 'still up' }),
+      );
+      const got = await aliceS3.send(
+        new GetObjectCommand({ Bucket: bucket, Key: own('after-failure') }),
+      );
+      expect(await got.Body!.transformToString()).toBe('still up');
     });
   });
 
@@ -1220,6 +1380,27 @@ describe('local S3 with the real AWS SDK', () => {
     for (const secret of [alice.secretAccessKey, alice.sessionToken, bob.sessionToken])
       expect(text).not.toContain(secret);
     expect(text).not.toMatch(/[0-9a-f]{64}/);
+  });
+
+  test('a client that sends its request line slowly is cut off within the bound', async () => {
+    const fastDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wif-s3-fast-'));
+    const fast = await startLocalS3({
+      port: 0,
+      tls,
+      dataDir: fastDir,
+      template,
+      model,
+      sessions,
+      timeouts: FAST_TIMEOUTS,
+    });
+    try {
+      const outcome = await slowClient(fast.port, tls.ca);
+      expect(outcome.closedAfterMs).toBeLessThan(FAST_TIMEOUTS.headersMs + 1_000);
+      expect(outcome.answer).toMatch(/^HTTP\/1\.1 408 /);
+    } finally {
+      await fast.close();
+      fs.rmSync(fastDir, { recursive: true, force: true });
+    }
   });
 
   test('refuses to start on a busy port, with a clear error', async () => {

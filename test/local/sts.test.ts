@@ -31,6 +31,7 @@ import {
 import { startLocalSts, type StsLogEntry } from '../../local/sts';
 import { createLocalTls } from '../../local/tls';
 import { synthTemplate } from '../support/helpers';
+import { FAST_TIMEOUTS, slowClient } from '../support/slow-client';
 
 /**
  * The local STS against the real `@aws-sdk/client-sts` over HTTPS (trusting only the
@@ -867,5 +868,26 @@ print(json.dumps({'arn': ok['AssumedRoleUser']['Arn'], 'key': ok['Credentials'][
       denied: ['AccessDenied', 403],
     });
     expect(sessions.get(result.key)?.roleArn).toBe(roles.amazon);
+  });
+});
+
+describe('slow clients', () => {
+  test('a client that sends its request line slowly is cut off within the bound', async () => {
+    const fast = await startLocalSts({
+      port: 0,
+      tls,
+      template,
+      model,
+      sessions,
+      verifier,
+      timeouts: FAST_TIMEOUTS,
+    });
+    try {
+      const outcome = await slowClient(fast.port, tls.ca);
+      expect(outcome.closedAfterMs).toBeLessThan(FAST_TIMEOUTS.headersMs + 1_000);
+      expect(outcome.answer).toMatch(/^HTTP\/1\.1 408 /);
+    } finally {
+      await fast.close();
+    }
   });
 });
