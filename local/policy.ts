@@ -71,6 +71,11 @@ export interface BucketModel {
   readonly name: string;
   readonly arn: string;
   readonly policy?: SimulationPolicy;
+  /**
+   * The bucket's S3 Object Ownership (`OwnershipControls`); S3's default for new buckets,
+   * `BucketOwnerEnforced` (ACLs disabled), when the template sets none.
+   */
+  readonly objectOwnership: string;
 }
 
 /** Everything the evaluations need, resolved and validated once. */
@@ -232,13 +237,16 @@ export function loadPolicyModel(template: unknown, env: TemplateEnvironment): Po
   }
   const buckets: BucketModel[] = resources
     .filter(([, r]) => r.Type === 'AWS::S3::Bucket')
-    .map(([id]) => {
+    .map(([id, r]) => {
       const name = resolver.resourceName(id);
+      const ownership = resolveDocument(r.Properties?.OwnershipControls, id) as
+        { Rules?: { ObjectOwnership?: string }[] } | undefined;
       return {
         logicalId: id,
         name,
         arn: `arn:${fullEnv.partition}:s3:::${name}`,
         policy: bucketPolicies.get(name),
+        objectOwnership: ownership?.Rules?.[0]?.ObjectOwnership ?? 'BucketOwnerEnforced',
       };
     });
 

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ListedObject } from './s3-listing';
+import { STORED_KEY_MD5 } from './s3-sse-c';
 import { SegmentStore, storageKey, storagePrefix } from './s3-storage-keys';
 import type { StoredPart } from './s3-xml';
 
@@ -189,6 +190,18 @@ export class Backend {
     }
   }
 
+  /** The MD5 of the SSE-C key the object was stored with; undefined for none (or no object). */
+  async customerKeyMd5(bucket: string, key: string): Promise<string | undefined> {
+    try {
+      const metadata = await this.s3rver.store.getMetadata(bucket, storageKey(key));
+      const md5 = metadata[STORED_KEY_MD5];
+      return md5 === undefined ? undefined : String(md5);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+  }
+
   async deleteObject(bucket: string, key: string): Promise<void> {
     const stored = storageKey(key);
     if (await this.s3rver.store.existsObject(bucket, stored)) {
@@ -233,6 +246,23 @@ export class Backend {
     if (!dir) return undefined;
     try {
       return await this.segments.keyOf(await fs.promises.readFile(path.join(dir, 'key'), 'utf8'));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+  }
+
+  /** The MD5 of the SSE-C key a multipart upload was created with; undefined for none. */
+  async uploadCustomerKeyMd5(bucket: string, uploadId: string): Promise<string | undefined> {
+    const dir = this.uploadDir(bucket, uploadId);
+    if (!dir) return undefined;
+    try {
+      // s3rver keeps the headers of CreateMultipartUpload there, as JSON.
+      const headers = JSON.parse(
+        await fs.promises.readFile(path.join(dir, 'metadata'), 'utf8'),
+      ) as Record<string, unknown>;
+      const md5 = headers[STORED_KEY_MD5];
+      return typeof md5 === 'string' ? md5 : undefined;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw e;

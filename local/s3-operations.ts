@@ -312,6 +312,55 @@ const RULES: readonly Rule[] = [
   },
 ];
 
+/** Operations that write an object and may set its tags, ACL or encryption. */
+export const OBJECT_WRITES = new Set(['PutObject', 'CopyObject', 'CreateMultipartUpload']);
+
+/**
+ * An `x-amz-*` header as the request gives it: as a header, or (presigned URLs) hoisted
+ * into the query.
+ */
+export function amzValue(
+  name: string,
+  header: (name: string) => string | undefined,
+  query: ReadonlyMap<string, string>,
+): string | undefined {
+  return header(name) ?? [...query].find(([n]) => n.toLowerCase() === name)?.[1];
+}
+
+/** Whether a write sets the new object's tags (`x-amz-tagging`). */
+function setsTags(operation: string, r: RequestFacts): boolean {
+  if (!OBJECT_WRITES.has(operation)) return false;
+  if (amzValue('x-amz-tagging', r.header, r.query) === undefined) return false;
+  // A copy takes the source's tags unless it asks to replace them.
+  return (
+    operation !== 'CopyObject' ||
+    amzValue('x-amz-tagging-directive', r.header, r.query)?.toUpperCase() === 'REPLACE'
+  );
+}
+
+/**
+ * S3's refusal of an ACL on a write to a bucket whose Object Ownership disables ACLs
+ * (`BucketOwnerEnforced`): any `x-amz-grant-*`, or a canned ACL other than
+ * `bucket-owner-full-control` (which S3 accepts there).
+ */
+export function checkAcl(
+  model: PolicyModel,
+  op: S3Operation,
+  header: (name: string) => string | undefined,
+  query: ReadonlyMap<string, string>,
+): void {
+  if (!OBJECT_WRITES.has(op.name)) return;
+  const bucket = model.buckets.find((b) => b.name === op.bucket);
+  if (bucket?.objectOwnership !== 'BucketOwnerEnforced') return;
+  const canned = amzValue('x-amz-acl', header, query);
+  const grants = ['read', 'write', 'read-acp', 'write-acp', 'full-control'].filter(
+    (g) => amzValue(`x-amz-grant-${g}`, header, query) !== undefined,
+  );
+  if ((canned !== undefined && canned !== 'bucket-owner-full-control') || grants.length > 0) {
+    throw new S3Error('AccessControlListNotSupported', 'The bucket does not allow ACLs');
+  }
+}
+
 /** Parameters any operation may carry: the SDK's operation hint, auth, hoisted headers. */
 const ALWAYS_ALLOWED = (name: string) => name === 'x-id' || name.toLowerCase().startsWith('x-amz-');
 
@@ -468,6 +517,10 @@ export function classify(
       resource: bucketArn(model, bucket),
       ...(prefix !== undefined ? { prefix } : {}),
     });
+  }
+  if (key !== undefined && setsTags(rule.name, facts)) {
+    // S3 authorizes tags given with a write as PutObjectTagging, on top of the write.
+    checks.push({ action: 's3:PutObjectTagging', resource: objectArn(model, bucket, key) });
   }
   if (rule.name === 'CopyObject') {
     copySource = parseCopySource(request.header('x-amz-copy-source')!);

@@ -5,6 +5,14 @@ import type { Backend } from './s3-backend';
 import type { S3Operation } from './s3-operations';
 import { element } from './s3-errors';
 import { CHECKSUM_HEADER } from './s3-payload';
+import {
+  checkReadKey,
+  isSseCHeader,
+  planSseC,
+  sseCResponseHeaders,
+  STORED_KEY_MD5,
+  type SseCPlan,
+} from './s3-sse-c';
 import { checkConditions, checkParts, checkUpload } from './s3-preconditions';
 import type { AuthorizedRequest } from './s3-request';
 import { prepareBody } from './s3-request-body';
@@ -87,11 +95,15 @@ export async function forward(
   const { op, headerOf } = x;
   if (op.name === 'UploadPart' || op.name === 'CompleteMultipartUpload')
     await checkUpload(backend, op, query);
+  const sse = await planSseC(backend, op, headerOf, query);
   const carriesBody = ['PUT', 'POST'].includes(req.method!.toUpperCase());
   const body = await prepareBody(req, x, op.name === 'CompleteMultipartUpload');
   if (op.name === 'CompleteMultipartUpload') await checkParts(backend, op, query, body as Buffer);
 
-  const headers = upstreamHeaders(backend, req, x, query, body, carriesBody);
+  const headers = {
+    ...upstreamHeaders(backend, req, x, query, body, carriesBody),
+    ...sse.upstream,
+  };
   const path = upstreamPath(backend, op, query);
   const send = () =>
     backend.request({
@@ -107,7 +119,7 @@ export async function forward(
         return send();
       })
     : await send();
-  relay(backend, upstream, res, x, query);
+  relay(backend, upstream, res, x, query, sse);
 }
 
 /** The client's headers s3rver may see, plus what the proxy sets for it. */
@@ -124,7 +136,8 @@ function upstreamHeaders(
   for (const [name, values] of Object.entries(req.headersDistinct)) {
     if (values === undefined || DROPPED_REQUEST_HEADERS.has(name) || name.startsWith('amz-sdk-'))
       continue;
-    if (CHECKSUM_HEADER.test(name)) continue;
+    // The customer key never reaches s3rver (it would store the headers of an upload).
+    if (CHECKSUM_HEADER.test(name) || isSseCHeader(name)) continue;
     if (carriesBody && (name === 'if-none-match' || name === 'if-match')) continue;
     if (name === 'content-encoding') {
       const rest = values
@@ -139,7 +152,8 @@ function upstreamHeaders(
   }
   // Presigned URLs carry x-amz-meta-* in the query; S3 stores them as metadata.
   for (const [name, value] of query) {
-    if (name.toLowerCase().startsWith('x-amz-meta-')) headers[name.toLowerCase()] = value;
+    const lower = name.toLowerCase();
+    if (lower.startsWith('x-amz-meta-') && !isSseCHeader(lower)) headers[lower] = value;
   }
   if (op.copySource) {
     // s3rver reads the copy source with decodeURI; encodeURI round-trips through it
@@ -187,13 +201,26 @@ function relay(
   res: http.ServerResponse,
   x: AuthorizedRequest,
   query: ReadonlyMap<string, string>,
+  sse: SseCPlan,
 ): void {
   const { op } = x;
   const status = upstream.statusCode ?? 502;
+  const read = op.name === 'GetObject' || op.name === 'HeadObject';
+  const storedMd5 = upstream.headers[STORED_KEY_MD5] as string | undefined;
+  if (read && (status === 200 || status === 206)) {
+    try {
+      // Checked on the answer itself: the key is that of the very object being served.
+      checkReadKey(storedMd5, sse.given);
+    } catch (e) {
+      upstream.destroy();
+      throw e;
+    }
+  }
   res.statusCode = status;
   for (const [name, value] of Object.entries(upstream.headers)) {
     if (
       value === undefined ||
+      isSseCHeader(name) ||
       DROPPED_RESPONSE_HEADERS.has(name) ||
       name.startsWith('x-amz-error-detail-') ||
       name.startsWith('access-control-')
@@ -202,6 +229,11 @@ function relay(
     res.setHeader(name, value);
   }
   for (const [name, value] of Object.entries(x.extraHeaders)) res.setHeader(name, value);
+  const sseMd5 = read ? storedMd5 : status < 300 ? sse.given : undefined;
+  if (sseMd5 !== undefined) {
+    for (const [name, value] of Object.entries(sseCResponseHeaders(sseMd5)))
+      res.setHeader(name, value);
+  }
   if ((op.name === 'GetObject' || op.name === 'HeadObject') && (status === 200 || status === 206)) {
     for (const [param, header] of Object.entries(RESPONSE_OVERRIDES)) {
       const value = query.get(param);

@@ -866,6 +866,32 @@ describe('local S3 with the real AWS SDK', () => {
       ).rejects.toEqual(s3Error('InvalidAccessKeyId', 403));
     });
 
+    test('a temporary access key without its session token is InvalidAccessKeyId', async () => {
+      const withoutToken = {
+        accessKeyId: alice.accessKeyId,
+        secretAccessKey: alice.secretAccessKey,
+      };
+      const s3 = new S3Client({
+        endpoint: server.url,
+        forcePathStyle: true,
+        region: 'us-east-1',
+        credentials: withoutToken,
+        requestHandler: { httpsAgent: agent },
+        maxAttempts: 1,
+      });
+      await expect(
+        s3.send(new GetObjectCommand({ Bucket: bucket, Key: own('copy-src.txt') })),
+      ).rejects.toEqual(s3Error('InvalidAccessKeyId', 403));
+      const presigned = await getSignedUrl(
+        s3,
+        new GetObjectCommand({ Bucket: bucket, Key: own('copy-src.txt') }),
+      );
+      expect(presigned).not.toContain('X-Amz-Security-Token');
+      const res = await fetchRaw(presigned);
+      expect(res.status).toBe(403);
+      expect(res.body).toMatch(/<Code>InvalidAccessKeyId<\/Code>/);
+    });
+
     test('a wrong session token is InvalidToken; an expired session is ExpiredToken', async () => {
       await expect(
         client({ ...alice, sessionToken: 'forged' }).send(
@@ -1235,6 +1261,228 @@ describe('local S3 with the real AWS SDK', () => {
       await expect(
         aliceS3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: bobs('big.bin') })),
       ).rejects.toEqual(s3Error('AccessDenied', 403));
+    });
+  });
+
+  describe('write options S3 checks', () => {
+    test('x-amz-tagging on PutObject and CreateMultipartUpload also needs s3:PutObjectTagging', async () => {
+      const tagged = own('tagged.txt');
+      const denied = expect.objectContaining({
+        name: 'AccessDenied',
+        message: expect.stringContaining('s3:PutObjectTagging'),
+        $metadata: expect.objectContaining({ httpStatusCode: 403 }),
+      });
+      await expect(
+        aliceS3.send(
+          new PutObjectCommand({ Bucket: bucket, Key: tagged, Body: 'x', Tagging: 'team=a' }),
+        ),
+      ).rejects.toEqual(denied);
+      await expect(
+        aliceS3.send(
+          new CreateMultipartUploadCommand({ Bucket: bucket, Key: tagged, Tagging: 'team=a' }),
+        ),
+      ).rejects.toEqual(denied);
+      const url = await getSignedUrl(
+        aliceS3,
+        new PutObjectCommand({ Bucket: bucket, Key: tagged, Tagging: 'team=a' }),
+      );
+      expect((await fetchRaw(url, { method: 'PUT', body: 'x' })).status).toBe(403);
+      await expect(
+        aliceS3.send(new HeadObjectCommand({ Bucket: bucket, Key: tagged })),
+      ).rejects.toEqual(s3Error('NotFound', 404));
+      expect(logs).toContainEqual(
+        expect.objectContaining({
+          operation: 'PutObject',
+          actions: ['s3:PutObject', 's3:PutObjectTagging'],
+          decision: 'deny',
+        }),
+      );
+    });
+
+    test('an ACL on a BucketOwnerEnforced bucket is AccessControlListNotSupported', async () => {
+      const key = own('acl.txt');
+      const refused = expect.objectContaining({
+        name: 'AccessControlListNotSupported',
+        message: 'The bucket does not allow ACLs',
+        $metadata: expect.objectContaining({ httpStatusCode: 400 }),
+      });
+      await expect(
+        aliceS3.send(
+          new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'x', ACL: 'public-read' }),
+        ),
+      ).rejects.toEqual(refused);
+      await expect(
+        aliceS3.send(
+          new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'x', GrantRead: 'uri=x' }),
+        ),
+      ).rejects.toEqual(refused);
+      await expect(
+        aliceS3.send(
+          new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ACL: 'private' }),
+        ),
+      ).rejects.toEqual(refused);
+      await expect(
+        aliceS3.send(new HeadObjectCommand({ Bucket: bucket, Key: key })),
+      ).rejects.toEqual(s3Error('NotFound', 404));
+      // The one ACL S3 accepts there: it changes nothing.
+      await aliceS3.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          Body: 'x',
+          ACL: 'bucket-owner-full-control',
+        }),
+      );
+      // Authorization comes first: bob's prefix is AccessDenied, ACL or not.
+      await expect(
+        aliceS3.send(
+          new PutObjectCommand({
+            Bucket: bucket,
+            Key: bobs('acl.txt'),
+            Body: 'x',
+            ACL: 'public-read',
+          }),
+        ),
+      ).rejects.toEqual(s3Error('AccessDenied', 403));
+    });
+
+    describe('SSE-C', () => {
+      const customerKey = randomBytes(32).toString('base64');
+      const otherKey = randomBytes(32).toString('base64');
+      const md5Of = (key: string) =>
+        createHash('md5').update(Buffer.from(key, 'base64')).digest('base64');
+      const withKey = (key = customerKey) => ({
+        SSECustomerAlgorithm: 'AES256',
+        SSECustomerKey: key,
+      });
+      const status = (code: number) =>
+        expect.objectContaining({ $metadata: expect.objectContaining({ httpStatusCode: code }) });
+
+      test('an object stored with a customer key is served only with that key', async () => {
+        const key = own('ssec/secret.txt');
+        const put = await aliceS3.send(
+          new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'sealed', ...withKey() }),
+        );
+        expect(put).toMatchObject({
+          SSECustomerAlgorithm: 'AES256',
+          SSECustomerKeyMD5: md5Of(customerKey),
+        });
+        await expect(
+          aliceS3.send(new GetObjectCommand({ Bucket: bucket, Key: key })),
+        ).rejects.toEqual(s3Error('InvalidRequest', 400));
+        await expect(
+          aliceS3.send(new HeadObjectCommand({ Bucket: bucket, Key: key })),
+        ).rejects.toEqual(status(400));
+        await expect(
+          aliceS3.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...withKey(otherKey) })),
+        ).rejects.toEqual(s3Error('AccessDenied', 403));
+        await expect(
+          aliceS3.send(new HeadObjectCommand({ Bucket: bucket, Key: key, ...withKey(otherKey) })),
+        ).rejects.toEqual(status(403));
+        const got = await aliceS3.send(
+          new GetObjectCommand({ Bucket: bucket, Key: key, ...withKey() }),
+        );
+        expect(await got.Body!.transformToString()).toBe('sealed');
+        expect(got.SSECustomerKeyMD5).toBe(md5Of(customerKey));
+        expect(got.Metadata).toEqual({});
+        const head = await aliceS3.send(
+          new HeadObjectCommand({ Bucket: bucket, Key: key, ...withKey() }),
+        );
+        expect(head).toMatchObject({ ContentLength: 6, SSECustomerAlgorithm: 'AES256' });
+        // Parameters for an object that has no customer key are refused too.
+        await aliceS3.send(
+          new PutObjectCommand({ Bucket: bucket, Key: own('ssec/plain.txt'), Body: 'p' }),
+        );
+        await expect(
+          aliceS3.send(
+            new GetObjectCommand({ Bucket: bucket, Key: own('ssec/plain.txt'), ...withKey() }),
+          ),
+        ).rejects.toEqual(s3Error('InvalidRequest', 400));
+        // A copy of it is not something the sandbox does.
+        await expect(
+          aliceS3.send(
+            new CopyObjectCommand({
+              Bucket: bucket,
+              Key: own('ssec/copy.txt'),
+              CopySource: `${bucket}/${key}`,
+            }),
+          ),
+        ).rejects.toEqual(s3Error('NotImplemented', 501));
+      });
+
+      test('a key whose MD5 does not match is InvalidArgument, and nothing is stored', async () => {
+        const s3 = client(alice);
+        s3.middlewareStack.add(
+          (next) => async (args) => {
+            const request = args.request as { headers: Record<string, string> };
+            request.headers['x-amz-server-side-encryption-customer-key-md5'] = md5Of(otherKey);
+            return next(args);
+          },
+          { step: 'build', name: 'wrongKeyMd5' },
+        );
+        const key = own('ssec/bad-md5.txt');
+        await expect(
+          s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'x', ...withKey() })),
+        ).rejects.toEqual(s3Error('InvalidArgument', 400));
+        await expect(
+          aliceS3.send(
+            new PutObjectCommand({
+              Bucket: bucket,
+              Key: key,
+              Body: 'x',
+              SSECustomerAlgorithm: 'AES256',
+              SSECustomerKey: 'too short',
+            }),
+          ),
+        ).rejects.toEqual(s3Error('InvalidArgument', 400));
+        await expect(
+          aliceS3.send(new HeadObjectCommand({ Bucket: bucket, Key: key })),
+        ).rejects.toEqual(s3Error('NotFound', 404));
+      });
+
+      test('multipart uploads keep the key; parts must bring it; the key is never stored', async () => {
+        const key = own('ssec/multipart.bin');
+        const { UploadId } = await aliceS3.send(
+          new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ...withKey() }),
+        );
+        await expect(
+          aliceS3.send(
+            new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: 1, Body: 'p' }),
+          ),
+        ).rejects.toEqual(s3Error('InvalidRequest', 400));
+        const part = await aliceS3.send(
+          new UploadPartCommand({
+            Bucket: bucket,
+            Key: key,
+            UploadId,
+            PartNumber: 1,
+            Body: 'part one',
+            ...withKey(),
+          }),
+        );
+        // s3rver keeps the headers of an upload on disk until it completes.
+        const stored = (dir: string): string[] =>
+          fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+            const p = path.join(dir, e.name);
+            return e.isDirectory() ? stored(p) : [fs.readFileSync(p, 'utf8')];
+          });
+        expect(stored(dataDir).join('\n')).not.toContain(customerKey);
+        await aliceS3.send(
+          new CompleteMultipartUploadCommand({
+            Bucket: bucket,
+            Key: key,
+            UploadId,
+            MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] },
+          }),
+        );
+        await expect(
+          aliceS3.send(new GetObjectCommand({ Bucket: bucket, Key: key })),
+        ).rejects.toEqual(s3Error('InvalidRequest', 400));
+        const got = await aliceS3.send(
+          new GetObjectCommand({ Bucket: bucket, Key: key, ...withKey() }),
+        );
+        expect(await got.Body!.transformToString()).toBe('part one');
+      });
     });
   });
 
