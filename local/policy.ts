@@ -83,6 +83,12 @@ export interface PolicyModel {
   readonly env: Required<TemplateEnvironment>;
   readonly roles: readonly WebIdentityRoleModel[];
   readonly buckets: readonly BucketModel[];
+  /**
+   * The template's customer managed policies (`AWS::IAM::ManagedPolicy`) by ARN: the only
+   * managed policies whose documents the sandbox knows, so the only ones a session may name
+   * in `PolicyArns`.
+   */
+  readonly managedPolicies: ReadonlyMap<string, SimulationPolicy>;
 }
 
 /** Base condition operators iam-simulate implements (plus `Null`, handled on its own). */
@@ -311,7 +317,23 @@ export function loadPolicyModel(template: unknown, env: TemplateEnvironment): Po
       bucketNames: bucketNamesIn(identityPolicies.map((p) => p.policy.policyDocument)),
     });
   }
-  return { env: fullEnv, roles, buckets };
+  const managedPolicies = new Map<string, SimulationPolicy>();
+  for (const [id, r] of resources) {
+    if (r.Type !== 'AWS::IAM::ManagedPolicy') continue;
+    const p = r.Properties ?? {};
+    const policy = validated(resolveDocument(p.PolicyDocument, id), validateIdentityPolicy, id);
+    managedPolicies.set(String(resolver.resolve({ Ref: id })), policy);
+    if (p.ManagedPolicyName !== undefined) {
+      // A named policy's ARN is known before deployment: its path and name.
+      const name = String(resolveDocument(p.ManagedPolicyName, id));
+      const policyPath = String(resolveDocument(p.Path ?? '/', id));
+      managedPolicies.set(
+        `arn:${fullEnv.partition}:iam::${fullEnv.accountId}:policy${policyPath}${name}`,
+        policy,
+      );
+    }
+  }
+  return { env: fullEnv, roles, buckets, managedPolicies };
 }
 
 /** The Federated principals of Allow statements that grant `sts:AssumeRoleWithWebIdentity`. */

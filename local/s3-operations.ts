@@ -551,15 +551,18 @@ export interface Decision {
 
 /**
  * Evaluates checks for a session: the role's identity policies and the bucket policy with
- * iam-simulate (through `evaluateS3`), then the session policy on its own, since
- * iam-simulate ignores session policies. Effective access is the intersection.
+ * iam-simulate (through `evaluateS3`), then the session policies on their own, since
+ * iam-simulate ignores session policies. Effective access is the intersection: a request
+ * is allowed only when the role allows it and the session policies allow it. The session
+ * policies (the inline `Policy` and each of `PolicyArns`) are one set, as IAM evaluates
+ * them: an Allow in any of them counts, a Deny in any of them wins.
  */
 const MAX_DECISIONS_PER_SESSION = 1000;
 
 export class Authorizer {
   private readonly sessionPolicies = new WeakMap<
     SandboxSession,
-    SimulationPolicy | string | null
+    readonly SimulationPolicy[] | string
   >();
 
   /**
@@ -609,50 +612,53 @@ export class Authorizer {
     };
     const identity = evaluateS3(this.model, role, request);
     if (identity !== 'Allowed') return { allowed: false, reason: `role policies: ${identity}` };
-    if (session.sessionPolicyArns && session.sessionPolicyArns.length > 0) {
-      // The sandbox has no managed policies to read; ignoring them would widen access.
-      return {
-        allowed: false,
-        reason: 'managed session policies (PolicyArns) are not supported by the sandbox',
-      };
-    }
-    const sessionPolicy = this.sessionPolicy(session);
-    if (typeof sessionPolicy === 'string') return { allowed: false, reason: sessionPolicy };
-    if (sessionPolicy) {
-      const result = this.evaluateSessionPolicy(role, session, sessionPolicy, check, claims);
-      if (result !== 'Allowed') return { allowed: false, reason: `session policy: ${result}` };
+    const policies = this.sessionPoliciesOf(session);
+    if (typeof policies === 'string') return { allowed: false, reason: policies };
+    if (policies.length > 0) {
+      const result = this.evaluateSessionPolicies(role, session, policies, check, claims);
+      if (result !== 'Allowed') return { allowed: false, reason: `session policies: ${result}` };
     }
     return { allowed: true };
   }
 
-  /** The validated session policy, null when none, or why it cannot be used. */
-  private sessionPolicy(session: SandboxSession): SimulationPolicy | string | null {
+  /** The session's validated policies (none: not narrowed), or why they cannot be used. */
+  private sessionPoliciesOf(session: SandboxSession): readonly SimulationPolicy[] | string {
     const cached = this.sessionPolicies.get(session);
     if (cached !== undefined) return cached;
-    let result: SimulationPolicy | string | null = null;
-    if (session.sessionPolicy !== undefined && session.sessionPolicy !== null) {
-      const unknown = unknownConditionOperators(session.sessionPolicy);
-      if (unknown.length > 0) {
-        // iam-simulate would ignore these operators (failing open for Deny): refuse instead.
-        result = `the session policy uses condition operators the sandbox cannot evaluate: ${unknown.join('; ')}`;
-      } else {
-        const policy = createValidatedPolicy(session.sessionPolicy, validateIdentityPolicy, {
-          name: 'session-policy',
-        });
-        result =
-          policy.errors.length > 0
-            ? `the session policy is invalid: ${policy.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`
-            : policy;
-      }
-    }
+    const result = this.loadSessionPolicies(session);
     this.sessionPolicies.set(session, result);
     return result;
   }
 
-  private evaluateSessionPolicy(
+  private loadSessionPolicies(session: SandboxSession): readonly SimulationPolicy[] | string {
+    const policies: SimulationPolicy[] = [];
+    for (const arn of session.sessionPolicyArns ?? []) {
+      const managed = this.model.managedPolicies.get(arn);
+      // Ignoring a session policy would widen the session: one the sandbox lacks denies.
+      if (!managed) return `the managed session policy ${arn} is not in the template`;
+      policies.push(managed);
+    }
+    if (session.sessionPolicy !== undefined && session.sessionPolicy !== null) {
+      const unknown = unknownConditionOperators(session.sessionPolicy);
+      if (unknown.length > 0) {
+        // iam-simulate would ignore these operators (failing open for Deny): refuse instead.
+        return `the session policy uses condition operators the sandbox cannot evaluate: ${unknown.join('; ')}`;
+      }
+      const policy = createValidatedPolicy(session.sessionPolicy, validateIdentityPolicy, {
+        name: 'session-policy',
+      });
+      if (policy.errors.length > 0) {
+        return `the session policy is invalid: ${policy.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`;
+      }
+      policies.push(policy);
+    }
+    return policies;
+  }
+
+  private evaluateSessionPolicies(
     role: WebIdentityRoleModel,
     session: SandboxSession,
-    policy: SimulationPolicy,
+    policies: readonly SimulationPolicy[],
     check: AccessCheck,
     claims: Record<string, string>,
   ): string {
@@ -666,7 +672,7 @@ export class Authorizer {
           resource: { resource: check.resource, accountId: this.model.env.accountId },
           contextVariables,
         },
-        identityPolicies: [{ name: 'session-policy', policy }],
+        identityPolicies: policies.map((policy, i) => ({ name: `session-policy-${i}`, policy })),
         serviceControlPolicies: [],
         resourceControlPolicies: [],
       },

@@ -39,7 +39,8 @@ import {
  * template's `AWS::IAM::OIDCProvider`, whose ClientIdList gates the audience), the role's
  * trust policy is evaluated with iam-simulate, and only then are credentials issued and
  * recorded in the `SessionStore` the local S3 reads. Session policies are validated and
- * stored; iam-simulate ignores them, so the local S3 applies them itself.
+ * stored (managed ones only when the template defines them); iam-simulate ignores them, so
+ * the local S3 applies them itself.
  *
  * Never logged: tokens, credentials, session policies. Logged: action, role, provider,
  * outcome, error code, request id.
@@ -558,6 +559,16 @@ class LocalSts {
     if (!role) throw accessDenied();
     const decision = evaluateTrust(model, role.model, { principal, context: contextKeys });
     if (decision !== 'Allowed') throw accessDenied();
+    // The local S3 can only apply managed session policies whose documents it has; a
+    // session that silently lost one would be wider than the caller asked for.
+    const unknownArns = request.policyArns.filter((arn) => !model.managedPolicies.has(arn));
+    if (unknownArns.length > 0) {
+      throw new StsError(
+        'InvalidParameterValue',
+        400,
+        `The sandbox knows no managed policy ${unknownArns.join(', ')}: PolicyArns may name only the template's AWS::IAM::ManagedPolicy resources`,
+      );
+    }
     if (request.durationSeconds > role.maxSessionDuration) {
       throw new StsError(
         'ValidationError',

@@ -50,6 +50,10 @@ import {
 } from '../../local/sigv4';
 import { createLocalTls } from '../../local/tls';
 import { synthTemplate } from '../support/helpers';
+import {
+  READ_ONLY_SESSION_POLICY_ARN,
+  withManagedSessionPolicy,
+} from '../support/session-policies';
 import { FAST_TIMEOUTS, slowClient } from '../support/slow-client';
 
 /**
@@ -379,7 +383,9 @@ describe('local S3 with the real AWS SDK', () => {
   const bobs = (key: string) => `users/google/${BOB}/${key}`;
 
   beforeAll(async () => {
-    template = synthTemplate(parseStageConfig('local', sandboxStageConfig(DEFAULT_PORTS))).toJSON();
+    template = withManagedSessionPolicy(
+      synthTemplate(parseStageConfig('local', sandboxStageConfig(DEFAULT_PORTS))).toJSON(),
+    );
     model = loadPolicyModel(template, { accountId: SANDBOX_ACCOUNT, region: SANDBOX_REGION });
     const googleModel = roleTrusting(model, 'accounts.google.com');
     googleRole = googleModel.logicalId;
@@ -1556,11 +1562,61 @@ describe('local S3 with the real AWS SDK', () => {
           message: expect.stringMatching(/StringEqualsFancy/),
         }),
       );
-      const managed = client(
+      const unknown = client(
         google(ALICE, { sessionPolicyArns: ['arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess'] }),
       );
       await expect(
-        managed.send(new GetObjectCommand({ Bucket: bucket, Key: own('copy-src.txt') })),
+        unknown.send(new GetObjectCommand({ Bucket: bucket, Key: own('copy-src.txt') })),
+      ).rejects.toEqual(s3Error('AccessDenied', 403));
+    });
+
+    test('a managed session policy from the template narrows the session, never beyond the role', async () => {
+      const readOnly = client(google(ALICE, { sessionPolicyArns: [READ_ONLY_SESSION_POLICY_ARN] }));
+      const got = await readOnly.send(
+        new GetObjectCommand({ Bucket: bucket, Key: own('copy-src.txt') }),
+      );
+      expect(await got.Body!.transformToString()).toBe('copy me');
+      // The role allows alice's PutObject; the session policy does not.
+      await expect(
+        readOnly.send(new PutObjectCommand({ Bucket: bucket, Key: own('ro.txt'), Body: 'x' })),
+      ).rejects.toEqual(s3Error('AccessDenied', 403));
+      // The policy allows GetObject on '*'; the role does not allow bob's objects.
+      await expect(
+        readOnly.send(new GetObjectCommand({ Bucket: bucket, Key: bobs('secret.txt') })),
+      ).rejects.toEqual(s3Error('AccessDenied', 403));
+    });
+
+    test('the inline and managed session policies are one set: an Allow in either counts, a Deny in either wins', async () => {
+      const putOwn = {
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Effect: 'Allow',
+            Action: 's3:PutObject',
+            Resource: `arn:aws:s3:::*/users/google/${ALICE}/*`,
+          },
+          {
+            Effect: 'Deny',
+            Action: 's3:GetObject',
+            Resource: `arn:aws:s3:::*/users/google/${ALICE}/private/*`,
+          },
+        ],
+      };
+      const both = client(
+        google(ALICE, { sessionPolicy: putOwn, sessionPolicyArns: [READ_ONLY_SESSION_POLICY_ARN] }),
+      );
+      await both.send(
+        new PutObjectCommand({ Bucket: bucket, Key: own('private/both.txt'), Body: 'both' }),
+      );
+      const got = await both.send(
+        new GetObjectCommand({ Bucket: bucket, Key: own('copy-src.txt') }),
+      );
+      expect(await got.Body!.transformToString()).toBe('copy me');
+      await expect(
+        both.send(new GetObjectCommand({ Bucket: bucket, Key: own('private/both.txt') })),
+      ).rejects.toEqual(s3Error('AccessDenied', 403));
+      await expect(
+        both.send(new DeleteObjectCommand({ Bucket: bucket, Key: own('private/both.txt') })),
       ).rejects.toEqual(s3Error('AccessDenied', 403));
     });
   });
