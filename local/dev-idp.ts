@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import * as https from 'node:https';
 import * as path from 'node:path';
 import * as jose from 'jose';
 import {
@@ -27,7 +26,7 @@ import {
   type DevIdpFamily,
 } from './dev-idp-client';
 import { HttpError, json, OAuth2Providers } from './dev-idp-oauth2';
-import { listenOnHost } from './listen';
+import { createSandboxServer, listenOnHost, type ServerTimeouts } from './listen';
 import {
   emailOf,
   googleSubject,
@@ -90,6 +89,8 @@ export interface DevIdpOptions {
    * @default console.error
    */
   readonly log?: (message: string) => void;
+  /** @default DEFAULT_TIMEOUTS */
+  readonly timeouts?: ServerTimeouts;
 }
 
 export interface RunningDevIdp extends RunningServer {
@@ -611,8 +612,8 @@ export async function startDevIdp(options: DevIdpOptions): Promise<RunningDevIdp
 
   // Listen first: with port 0 the OIDC issuer must carry the real port.
   const app: { handler?: (req: IncomingMessage, res: ServerResponse) => Promise<void> } = {};
-  const server = https.createServer(
-    { cert: options.tls.cert, key: options.tls.key },
+  const server = createSandboxServer(
+    options.tls,
     (req, res) => {
       if (!app.handler) {
         json(res, 503, { error: 'starting' });
@@ -628,6 +629,7 @@ export async function startDevIdp(options: DevIdpOptions): Promise<RunningDevIdp
         json(res, status, { error: status === 500 ? 'server_error' : (err as Error).message });
       });
     },
+    options.timeouts,
   );
   const port = await listenOnHost(server, options.port);
   const url = urlOf(port);

@@ -1,11 +1,11 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import * as https from 'node:https';
+import type * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { RunningServer, TlsOptions } from './contracts';
-import { listenOnHost } from './listen';
+import { createSandboxServer, listenOnHost, type ServerTimeouts } from './listen';
 
 /**
  * The local HTTP API: API Gateway payload v2 events for the exact Lambda bundle that
@@ -22,6 +22,8 @@ export interface LocalHttpApiOptions {
   /** API Gateway's integration timeout. */
   readonly timeoutMs?: number;
   readonly log?: (entry: Record<string, unknown>) => void;
+  /** @default DEFAULT_TIMEOUTS */
+  readonly timeouts?: ServerTimeouts;
 }
 
 const MAX_BODY_BYTES = 10 * 1024 * 1024; // API Gateway's payload limit
@@ -60,8 +62,8 @@ export async function startLocalHttpApi(options: LocalHttpApiOptions): Promise<R
       child.send({ id, event });
     });
 
-  const server = https.createServer(
-    { cert: options.tls.cert, key: options.tls.key },
+  const server = createSandboxServer(
+    options.tls,
     (req, res) => {
       const chunks: Buffer[] = [];
       let size = 0;
@@ -107,6 +109,7 @@ export async function startLocalHttpApi(options: LocalHttpApiOptions): Promise<R
         );
       });
     },
+    options.timeouts,
   );
   const port = await listenOnHost(server, options.port);
   return {

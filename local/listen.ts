@@ -1,5 +1,58 @@
+import type { RequestListener } from 'node:http';
+import * as https from 'node:https';
 import type { Server } from 'node:net';
+import type { TlsOptions } from './contracts';
 import { HOST } from './sandbox-config';
+
+/**
+ * How long a client may take to send a request. Bounded so that a client that sends
+ * nothing, or its headers byte by byte, cannot hold connections open (slowloris).
+ */
+export interface ServerTimeouts {
+  /**
+   * ms to finish the TLS handshake, and then the request line and headers.
+   * @default 15_000
+   */
+  readonly headersMs?: number;
+  /**
+   * ms to send the whole request, body included.
+   * @default 300_000
+   */
+  readonly requestMs?: number;
+  /**
+   * ms between Node's checks of both bounds: a slow client is cut off at most this late.
+   * @default 1_000
+   */
+  readonly checkIntervalMs?: number;
+}
+
+/** The defaults of `ServerTimeouts`. */
+export const DEFAULT_TIMEOUTS: Required<ServerTimeouts> = {
+  headersMs: 15_000,
+  // Uploads through the local S3 are single requests of up to 5 GB.
+  requestMs: 300_000,
+  checkIntervalMs: 1_000,
+};
+
+/** An HTTPS server for a sandbox service, with bounded client timeouts. */
+export function createSandboxServer(
+  tls: TlsOptions,
+  listener: RequestListener,
+  timeouts: ServerTimeouts = {},
+): https.Server {
+  const t = { ...DEFAULT_TIMEOUTS, ...timeouts };
+  return https.createServer(
+    {
+      cert: tls.cert,
+      key: tls.key,
+      handshakeTimeout: t.headersMs,
+      headersTimeout: t.headersMs,
+      requestTimeout: Math.max(t.requestMs, t.headersMs),
+      connectionsCheckingInterval: t.checkIntervalMs,
+    },
+    listener,
+  );
+}
 
 /**
  * The refusal when a sandbox service's port is taken. Keeps Node's `EADDRINUSE` code so

@@ -70,6 +70,11 @@ export interface BucketModel {
   readonly name: string;
   readonly arn: string;
   readonly policy?: SimulationPolicy;
+  /**
+   * The bucket's S3 Object Ownership (`OwnershipControls`); S3's default for new buckets,
+   * `BucketOwnerEnforced` (ACLs disabled), when the template sets none.
+   */
+  readonly objectOwnership: string;
 }
 
 /** Everything the evaluations need, resolved and validated once. */
@@ -77,6 +82,12 @@ export interface PolicyModel {
   readonly env: Required<TemplateEnvironment>;
   readonly roles: readonly WebIdentityRoleModel[];
   readonly buckets: readonly BucketModel[];
+  /**
+   * The template's customer managed policies (`AWS::IAM::ManagedPolicy`) by ARN: the only
+   * managed policies whose documents the sandbox knows, so the only ones a session may name
+   * in `PolicyArns`.
+   */
+  readonly managedPolicies: ReadonlyMap<string, SimulationPolicy>;
 }
 
 /** Base condition operators iam-simulate implements (plus `Null`, handled on its own). */
@@ -231,13 +242,16 @@ export function loadPolicyModel(template: unknown, env: TemplateEnvironment): Po
   }
   const buckets: BucketModel[] = resources
     .filter(([, r]) => r.Type === 'AWS::S3::Bucket')
-    .map(([id]) => {
+    .map(([id, r]) => {
       const name = resolver.resourceName(id);
+      const ownership = resolveDocument(r.Properties?.OwnershipControls, id) as
+        { Rules?: { ObjectOwnership?: string }[] } | undefined;
       return {
         logicalId: id,
         name,
         arn: `arn:${fullEnv.partition}:s3:::${name}`,
         policy: bucketPolicies.get(name),
+        objectOwnership: ownership?.Rules?.[0]?.ObjectOwnership ?? 'BucketOwnerEnforced',
       };
     });
 
@@ -302,7 +316,23 @@ export function loadPolicyModel(template: unknown, env: TemplateEnvironment): Po
       bucketNames: bucketNamesIn(identityPolicies.map((p) => p.policy.policyDocument)),
     });
   }
-  return { env: fullEnv, roles, buckets };
+  const managedPolicies = new Map<string, SimulationPolicy>();
+  for (const [id, r] of resources) {
+    if (r.Type !== 'AWS::IAM::ManagedPolicy') continue;
+    const p = r.Properties ?? {};
+    const policy = validated(resolveDocument(p.PolicyDocument, id), validateIdentityPolicy, id);
+    managedPolicies.set(String(resolver.resolve({ Ref: id })), policy);
+    if (p.ManagedPolicyName !== undefined) {
+      // A named policy's ARN is known before deployment: its path and name.
+      const name = String(resolveDocument(p.ManagedPolicyName, id));
+      const policyPath = String(resolveDocument(p.Path ?? '/', id));
+      managedPolicies.set(
+        `arn:${fullEnv.partition}:iam::${fullEnv.accountId}:policy${policyPath}${name}`,
+        policy,
+      );
+    }
+  }
+  return { env: fullEnv, roles, buckets, managedPolicies };
 }
 
 /** The Federated principals of Allow statements that grant `sts:AssumeRoleWithWebIdentity`. */

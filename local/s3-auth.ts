@@ -336,19 +336,15 @@ function sessionFor(
   now: number,
 ): SandboxSession {
   const session = sessions.get(accessKeyId);
-  if (!session) {
+  // S3 looks a temporary access key up only together with its session token: without the
+  // token the key does not exist (403 InvalidAccessKeyId); a wrong token is InvalidToken.
+  if (!session || token === undefined) {
     throw new S3Error(
       'InvalidAccessKeyId',
       'The AWS Access Key Id you provided does not exist in our records.',
       {
         AWSAccessKeyId: accessKeyId,
       },
-    );
-  }
-  if (token === undefined) {
-    throw new S3Error(
-      'InvalidToken',
-      'The provided token is malformed or otherwise invalid: temporary credentials need their session token (x-amz-security-token).',
     );
   }
   if (!secretEquals(token, session.sessionToken)) {

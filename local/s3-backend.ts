@@ -1,9 +1,13 @@
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
-import type { Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { ListedObject } from './s3-listing';
+import { STORED_KEY_MD5 } from './s3-sse-c';
+import { SegmentStore, storageKey, storagePrefix } from './s3-storage-keys';
 import type { StoredPart } from './s3-xml';
 
 /**
@@ -12,6 +16,9 @@ import type { StoredPart } from './s3-xml';
  * proxy forwards only authorized, verified requests to it, and reads its file store directly
  * for what s3rver lacks or gets wrong (listing, ListParts, AbortMultipartUpload, the
  * existence checks of conditional writes).
+ *
+ * Keys reach s3rver as storage keys (`s3-storage-keys.ts`), so every key S3 accepts fits its
+ * file tree; the methods here take and return keys, never storage keys.
  */
 
 /** The parts of s3rver's FilesystemStore the proxy uses (s3rver ships no types). */
@@ -31,6 +38,27 @@ interface S3rverStore {
     }[];
   }>;
   deleteObject(bucket: string, key: string): Promise<void>;
+  putMetadata(
+    bucket: string,
+    key: string,
+    metadata: Record<string, string>,
+    md5?: string,
+  ): Promise<void>;
+  putObject(object: S3rverObject): Promise<{ size: number; md5: string }>;
+  putPart(
+    bucket: string,
+    uploadId: string,
+    partNumber: number | string,
+    content: Readable,
+  ): Promise<{ size: number; md5: string }>;
+}
+
+/** The object s3rver's controllers hand its store. */
+interface S3rverObject {
+  readonly bucket: string;
+  readonly key: string;
+  readonly content: Buffer | Readable;
+  readonly metadata: Record<string, string>;
 }
 
 interface S3rverInstance {
@@ -62,11 +90,14 @@ export class Backend {
   private constructor(
     private readonly s3rver: S3rverInstance,
     public readonly port: number,
+    private readonly segments: SegmentStore,
   ) {}
 
   static async start(dataDir: string, bucketNames: readonly string[]): Promise<Backend> {
     const directory = path.resolve(dataDir);
     fs.mkdirSync(directory, { recursive: true });
+    // A name no bucket can have (bucket names never start with a dot).
+    const segments = new SegmentStore(path.join(directory, '.key-segments'));
     const s3rver = new S3rver({
       address: '127.0.0.1',
       port: 0,
@@ -76,8 +107,19 @@ export class Backend {
       resetOnClose: false,
       configureBuckets: bucketNames.map((name) => ({ name })),
     });
+    guardWrites(s3rver.store);
     const address = await s3rver.run();
-    return new Backend(s3rver, address.port);
+    return new Backend(s3rver, address.port, segments);
+  }
+
+  /** The key s3rver stores `key` under (the proxy sends it in paths and copy sources). */
+  storageKey(key: string): string {
+    return storageKey(key);
+  }
+
+  /** Makes `key` listable again from its storage key; call before writing it. */
+  recordKey(key: string): Promise<void> {
+    return this.segments.record(key);
   }
 
   async close(): Promise<void> {
@@ -135,13 +177,25 @@ export class Backend {
   }
 
   exists(bucket: string, key: string): Promise<boolean> {
-    return this.s3rver.store.existsObject(bucket, key);
+    return this.s3rver.store.existsObject(bucket, storageKey(key));
   }
 
   /** The object's quoted ETag, or undefined when it does not exist. */
   async etag(bucket: string, key: string): Promise<string | undefined> {
     try {
-      return String((await this.s3rver.store.getMetadata(bucket, key)).etag);
+      return String((await this.s3rver.store.getMetadata(bucket, storageKey(key))).etag);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+  }
+
+  /** The MD5 of the SSE-C key the object was stored with; undefined for none (or no object). */
+  async customerKeyMd5(bucket: string, key: string): Promise<string | undefined> {
+    try {
+      const metadata = await this.s3rver.store.getMetadata(bucket, storageKey(key));
+      const md5 = metadata[STORED_KEY_MD5];
+      return md5 === undefined ? undefined : String(md5);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw e;
@@ -149,20 +203,31 @@ export class Backend {
   }
 
   async deleteObject(bucket: string, key: string): Promise<void> {
-    if (await this.s3rver.store.existsObject(bucket, key)) {
-      await this.s3rver.store.deleteObject(bucket, key);
+    const stored = storageKey(key);
+    if (await this.s3rver.store.existsObject(bucket, stored)) {
+      await this.s3rver.store.deleteObject(bucket, stored);
     }
   }
 
   /** Every object under `prefix` (unsorted; the listing sorts). */
   async objects(bucket: string, prefix: string): Promise<ListedObject[]> {
-    const { objects } = await this.s3rver.store.listObjects(bucket, { prefix, maxKeys: Infinity });
-    return objects.map((o) => ({
-      key: o.key,
-      etag: String(o.metadata.etag),
-      size: o.size,
-      lastModified: o.lastModifiedDate,
-    }));
+    const { objects } = await this.s3rver.store.listObjects(bucket, {
+      prefix: storagePrefix(prefix),
+      maxKeys: Infinity,
+    });
+    const listed: ListedObject[] = [];
+    for (const o of objects) {
+      // Unknown segments (a damaged record) leave the object out rather than misnamed.
+      const key = await this.segments.keyOf(o.key);
+      if (key === undefined || !key.startsWith(prefix)) continue;
+      listed.push({
+        key,
+        etag: String(o.metadata.etag),
+        size: o.size,
+        lastModified: o.lastModifiedDate,
+      });
+    }
+    return listed;
   }
 
   private uploadDir(bucket: string, uploadId: string): string | undefined {
@@ -180,7 +245,24 @@ export class Backend {
     const dir = this.uploadDir(bucket, uploadId);
     if (!dir) return undefined;
     try {
-      return await fs.promises.readFile(path.join(dir, 'key'), 'utf8');
+      return await this.segments.keyOf(await fs.promises.readFile(path.join(dir, 'key'), 'utf8'));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+  }
+
+  /** The MD5 of the SSE-C key a multipart upload was created with; undefined for none. */
+  async uploadCustomerKeyMd5(bucket: string, uploadId: string): Promise<string | undefined> {
+    const dir = this.uploadDir(bucket, uploadId);
+    if (!dir) return undefined;
+    try {
+      // s3rver keeps the headers of CreateMultipartUpload there, as JSON.
+      const headers = JSON.parse(
+        await fs.promises.readFile(path.join(dir, 'metadata'), 'utf8'),
+      ) as Record<string, unknown>;
+      const md5 = headers[STORED_KEY_MD5];
+      return typeof md5 === 'string' ? md5 : undefined;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw e;
@@ -211,4 +293,55 @@ export class Backend {
     const dir = this.uploadDir(bucket, uploadId);
     if (dir) await fs.promises.rm(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Replaces s3rver's two file writers, which leave the write stream's errors unhandled: one
+ * failed write (a name the file system refuses, a full disk, a directory in the way) would
+ * be an uncaught exception that ends the whole sandbox. Here every stream of the write is
+ * watched, and a failure rejects, so s3rver answers that one request with a 500.
+ */
+function guardWrites(store: S3rverStore): void {
+  store.putObject = async (object) => {
+    const file = store.getResourcePath(object.bucket, object.key, 'object');
+    const { size, md5 } = await writeFile(file, object.content);
+    await store.putMetadata(object.bucket, object.key, object.metadata, md5);
+    return { size, md5 };
+  };
+  store.putPart = async (bucket, uploadId, partNumber, content) => {
+    const file = path.join(
+      store.getResourcePath(bucket, undefined, 'uploads'),
+      uploadId,
+      String(partNumber),
+    );
+    const written = await writeFile(file, content);
+    await fs.promises.writeFile(`${file}.md5`, written.md5);
+    return written;
+  };
+}
+
+/** Writes `content` to `file` (creating its directory); its size and MD5 (hex). */
+async function writeFile(
+  file: string,
+  content: Buffer | Readable,
+): Promise<{ size: number; md5: string }> {
+  await fs.promises.mkdir(path.dirname(file), { recursive: true });
+  const md5 = createHash('md5');
+  if (Buffer.isBuffer(content)) {
+    await fs.promises.writeFile(file, content);
+    return { size: content.length, md5: md5.update(content).digest('hex') };
+  }
+  let size = 0;
+  await pipeline(
+    content,
+    new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        md5.update(chunk);
+        size += chunk.length;
+        callback(null, chunk);
+      },
+    }),
+    fs.createWriteStream(file),
+  );
+  return { size, md5: md5.digest('hex') };
 }

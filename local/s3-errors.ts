@@ -5,6 +5,7 @@
  */
 
 const STATUS: Readonly<Record<string, number>> = {
+  AccessControlListNotSupported: 400,
   AccessDenied: 403,
   AccessForbidden: 403,
   AuthorizationHeaderMalformed: 400,
@@ -19,6 +20,7 @@ const STATUS: Readonly<Record<string, number>> = {
   InvalidAccessKeyId: 403,
   InvalidArgument: 400,
   InvalidDigest: 400,
+  InvalidEncryptionAlgorithmError: 400,
   InvalidPart: 400,
   InvalidPartOrder: 400,
   InvalidRequest: 400,

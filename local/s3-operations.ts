@@ -312,6 +312,55 @@ const RULES: readonly Rule[] = [
   },
 ];
 
+/** Operations that write an object and may set its tags, ACL or encryption. */
+export const OBJECT_WRITES = new Set(['PutObject', 'CopyObject', 'CreateMultipartUpload']);
+
+/**
+ * An `x-amz-*` header as the request gives it: as a header, or (presigned URLs) hoisted
+ * into the query.
+ */
+export function amzValue(
+  name: string,
+  header: (name: string) => string | undefined,
+  query: ReadonlyMap<string, string>,
+): string | undefined {
+  return header(name) ?? [...query].find(([n]) => n.toLowerCase() === name)?.[1];
+}
+
+/** Whether a write sets the new object's tags (`x-amz-tagging`). */
+function setsTags(operation: string, r: RequestFacts): boolean {
+  if (!OBJECT_WRITES.has(operation)) return false;
+  if (amzValue('x-amz-tagging', r.header, r.query) === undefined) return false;
+  // A copy takes the source's tags unless it asks to replace them.
+  return (
+    operation !== 'CopyObject' ||
+    amzValue('x-amz-tagging-directive', r.header, r.query)?.toUpperCase() === 'REPLACE'
+  );
+}
+
+/**
+ * S3's refusal of an ACL on a write to a bucket whose Object Ownership disables ACLs
+ * (`BucketOwnerEnforced`): any `x-amz-grant-*`, or a canned ACL other than
+ * `bucket-owner-full-control` (which S3 accepts there).
+ */
+export function checkAcl(
+  model: PolicyModel,
+  op: S3Operation,
+  header: (name: string) => string | undefined,
+  query: ReadonlyMap<string, string>,
+): void {
+  if (!OBJECT_WRITES.has(op.name)) return;
+  const bucket = model.buckets.find((b) => b.name === op.bucket);
+  if (bucket?.objectOwnership !== 'BucketOwnerEnforced') return;
+  const canned = amzValue('x-amz-acl', header, query);
+  const grants = ['read', 'write', 'read-acp', 'write-acp', 'full-control'].filter(
+    (g) => amzValue(`x-amz-grant-${g}`, header, query) !== undefined,
+  );
+  if ((canned !== undefined && canned !== 'bucket-owner-full-control') || grants.length > 0) {
+    throw new S3Error('AccessControlListNotSupported', 'The bucket does not allow ACLs');
+  }
+}
+
 /** Parameters any operation may carry: the SDK's operation hint, auth, hoisted headers. */
 const ALWAYS_ALLOWED = (name: string) => name === 'x-id' || name.toLowerCase().startsWith('x-amz-');
 
@@ -469,6 +518,10 @@ export function classify(
       ...(prefix !== undefined ? { prefix } : {}),
     });
   }
+  if (key !== undefined && setsTags(rule.name, facts)) {
+    // S3 authorizes tags given with a write as PutObjectTagging, on top of the write.
+    checks.push({ action: 's3:PutObjectTagging', resource: objectArn(model, bucket, key) });
+  }
   if (rule.name === 'CopyObject') {
     copySource = parseCopySource(request.header('x-amz-copy-source')!);
     knownBucket(copySource.bucket);
@@ -498,15 +551,18 @@ export interface Decision {
 
 /**
  * Evaluates checks for a session: the role's identity policies and the bucket policy with
- * iam-simulate (through `evaluateS3`), then the session policy on its own, since
- * iam-simulate ignores session policies. Effective access is the intersection.
+ * iam-simulate (through `evaluateS3`), then the session policies on their own, since
+ * iam-simulate ignores session policies. Effective access is the intersection: a request
+ * is allowed only when the role allows it and the session policies allow it. The session
+ * policies (the inline `Policy` and each of `PolicyArns`) are one set, as IAM evaluates
+ * them: an Allow in any of them counts, a Deny in any of them wins.
  */
 const MAX_DECISIONS_PER_SESSION = 1000;
 
 export class Authorizer {
   private readonly sessionPolicies = new WeakMap<
     SandboxSession,
-    SimulationPolicy | string | null
+    readonly SimulationPolicy[] | string
   >();
 
   /**
@@ -556,50 +612,53 @@ export class Authorizer {
     };
     const identity = evaluateS3(this.model, role, request);
     if (identity !== 'Allowed') return { allowed: false, reason: `role policies: ${identity}` };
-    if (session.sessionPolicyArns && session.sessionPolicyArns.length > 0) {
-      // The sandbox has no managed policies to read; ignoring them would widen access.
-      return {
-        allowed: false,
-        reason: 'managed session policies (PolicyArns) are not supported by the sandbox',
-      };
-    }
-    const sessionPolicy = this.sessionPolicy(session);
-    if (typeof sessionPolicy === 'string') return { allowed: false, reason: sessionPolicy };
-    if (sessionPolicy) {
-      const result = this.evaluateSessionPolicy(role, session, sessionPolicy, check, claims);
-      if (result !== 'Allowed') return { allowed: false, reason: `session policy: ${result}` };
+    const policies = this.sessionPoliciesOf(session);
+    if (typeof policies === 'string') return { allowed: false, reason: policies };
+    if (policies.length > 0) {
+      const result = this.evaluateSessionPolicies(role, session, policies, check, claims);
+      if (result !== 'Allowed') return { allowed: false, reason: `session policies: ${result}` };
     }
     return { allowed: true };
   }
 
-  /** The validated session policy, null when none, or why it cannot be used. */
-  private sessionPolicy(session: SandboxSession): SimulationPolicy | string | null {
+  /** The session's validated policies (none: not narrowed), or why they cannot be used. */
+  private sessionPoliciesOf(session: SandboxSession): readonly SimulationPolicy[] | string {
     const cached = this.sessionPolicies.get(session);
     if (cached !== undefined) return cached;
-    let result: SimulationPolicy | string | null = null;
-    if (session.sessionPolicy !== undefined && session.sessionPolicy !== null) {
-      const unknown = unknownConditionOperators(session.sessionPolicy);
-      if (unknown.length > 0) {
-        // iam-simulate would ignore these operators (failing open for Deny): refuse instead.
-        result = `the session policy uses condition operators the sandbox cannot evaluate: ${unknown.join('; ')}`;
-      } else {
-        const policy = createValidatedPolicy(session.sessionPolicy, validateIdentityPolicy, {
-          name: 'session-policy',
-        });
-        result =
-          policy.errors.length > 0
-            ? `the session policy is invalid: ${policy.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`
-            : policy;
-      }
-    }
+    const result = this.loadSessionPolicies(session);
     this.sessionPolicies.set(session, result);
     return result;
   }
 
-  private evaluateSessionPolicy(
+  private loadSessionPolicies(session: SandboxSession): readonly SimulationPolicy[] | string {
+    const policies: SimulationPolicy[] = [];
+    for (const arn of session.sessionPolicyArns ?? []) {
+      const managed = this.model.managedPolicies.get(arn);
+      // Ignoring a session policy would widen the session: one the sandbox lacks denies.
+      if (!managed) return `the managed session policy ${arn} is not in the template`;
+      policies.push(managed);
+    }
+    if (session.sessionPolicy !== undefined && session.sessionPolicy !== null) {
+      const unknown = unknownConditionOperators(session.sessionPolicy);
+      if (unknown.length > 0) {
+        // iam-simulate would ignore these operators (failing open for Deny): refuse instead.
+        return `the session policy uses condition operators the sandbox cannot evaluate: ${unknown.join('; ')}`;
+      }
+      const policy = createValidatedPolicy(session.sessionPolicy, validateIdentityPolicy, {
+        name: 'session-policy',
+      });
+      if (policy.errors.length > 0) {
+        return `the session policy is invalid: ${policy.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`;
+      }
+      policies.push(policy);
+    }
+    return policies;
+  }
+
+  private evaluateSessionPolicies(
     role: WebIdentityRoleModel,
     session: SandboxSession,
-    policy: SimulationPolicy,
+    policies: readonly SimulationPolicy[],
     check: AccessCheck,
     claims: Record<string, string>,
   ): string {
@@ -613,7 +672,7 @@ export class Authorizer {
           resource: { resource: check.resource, accountId: this.model.env.accountId },
           contextVariables,
         },
-        identityPolicies: [{ name: 'session-policy', policy }],
+        identityPolicies: policies.map((policy, i) => ({ name: `session-policy-${i}`, policy })),
         serviceControlPolicies: [],
         resourceControlPolicies: [],
       },

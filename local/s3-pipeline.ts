@@ -7,7 +7,7 @@ import { checkedActions } from './s3-authorization';
 import { corsHeaders, preflight, type CorsRule } from './s3-cors';
 import { errorXml, S3Error } from './s3-errors';
 import { execute, type HandlerServices } from './s3-handlers';
-import { classify } from './s3-operations';
+import { checkAcl, classify } from './s3-operations';
 import {
   headerReader,
   parseRequestQuery,
@@ -141,6 +141,7 @@ async function handle(
       throw denied.error;
     }
     entry.decision = 'allow';
+    checkAcl(model, op, headerOf, new Map(query));
     await execute(services, req, res, { op, auth, query, headerOf, extraHeaders });
   } catch (e) {
     const error =

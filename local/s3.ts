@@ -1,6 +1,5 @@
-import * as https from 'node:https';
 import type { RunningServer, SessionStore, TlsOptions } from './contracts';
-import { listenOnHost } from './listen';
+import { createSandboxServer, listenOnHost, type ServerTimeouts } from './listen';
 import type { PolicyModel } from './policy';
 import { Authorization } from './s3-authorization';
 import { Backend } from './s3-backend';
@@ -40,6 +39,8 @@ export interface LocalS3Options {
    * @default - no logging
    */
   readonly log?: (entry: S3LogEntry) => void;
+  /** @default DEFAULT_TIMEOUTS */
+  readonly timeouts?: ServerTimeouts;
 }
 
 export async function startLocalS3(options: LocalS3Options): Promise<RunningServer> {
@@ -51,8 +52,8 @@ export async function startLocalS3(options: LocalS3Options): Promise<RunningServ
   const authorization = new Authorization(model);
   const cors = corsRulesFromTemplate(options.template, model);
 
-  const server = https.createServer(
-    { cert: options.tls.cert, key: options.tls.key },
+  const server = createSandboxServer(
+    options.tls,
     s3RequestListener({
       model,
       sessions: options.sessions,
@@ -62,6 +63,7 @@ export async function startLocalS3(options: LocalS3Options): Promise<RunningServ
       clock: options.clock ?? Date.now,
       log: options.log ?? (() => undefined),
     }),
+    options.timeouts,
   );
 
   let port: number;

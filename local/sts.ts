@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import * as https from 'node:https';
 import { validateSessionPolicy } from '@cloud-copilot/iam-policy';
 import {
   TokenRefused,
@@ -20,7 +19,7 @@ import {
 } from './policy';
 import { BUILT_IN_PROVIDERS, TokenKind, builtInByPrincipal } from '../common/provider-facts';
 import { resolveIntrinsics } from '../lib/template/intrinsics';
-import { listenOnHost } from './listen';
+import { createSandboxServer, listenOnHost, type ServerTimeouts } from './listen';
 import { HOST } from './sandbox-config';
 import {
   assumptionXml,
@@ -40,7 +39,8 @@ import {
  * template's `AWS::IAM::OIDCProvider`, whose ClientIdList gates the audience), the role's
  * trust policy is evaluated with iam-simulate, and only then are credentials issued and
  * recorded in the `SessionStore` the local S3 reads. Session policies are validated and
- * stored; iam-simulate ignores them, so the local S3 applies them itself.
+ * stored (managed ones only when the template defines them); iam-simulate ignores them, so
+ * the local S3 applies them itself.
  *
  * Never logged: tokens, credentials, session policies. Logged: action, role, provider,
  * outcome, error code, request id.
@@ -84,6 +84,8 @@ export interface LocalStsOptions {
   readonly clock?: () => number;
   /** @default - no logging */
   readonly log?: (entry: StsLogEntry) => void;
+  /** @default DEFAULT_TIMEOUTS */
+  readonly timeouts?: ServerTimeouts;
 }
 
 const TOKEN_REFUSAL_STATUS: Record<TokenRefused['code'], number> = {
@@ -557,6 +559,16 @@ class LocalSts {
     if (!role) throw accessDenied();
     const decision = evaluateTrust(model, role.model, { principal, context: contextKeys });
     if (decision !== 'Allowed') throw accessDenied();
+    // The local S3 can only apply managed session policies whose documents it has; a
+    // session that silently lost one would be wider than the caller asked for.
+    const unknownArns = request.policyArns.filter((arn) => !model.managedPolicies.has(arn));
+    if (unknownArns.length > 0) {
+      throw new StsError(
+        'InvalidParameterValue',
+        400,
+        `The sandbox knows no managed policy ${unknownArns.join(', ')}: PolicyArns may name only the template's AWS::IAM::ManagedPolicy resources`,
+      );
+    }
     if (request.durationSeconds > role.maxSessionDuration) {
       throw new StsError(
         'ValidationError',
@@ -691,11 +703,12 @@ export async function startLocalSts(options: LocalStsOptions): Promise<RunningSe
     }
   };
 
-  const server = https.createServer(
-    { cert: options.tls.cert, key: options.tls.key },
+  const server = createSandboxServer(
+    options.tls,
     (req, res) => {
       void handle(req, res);
     },
+    options.timeouts,
   );
   const port = await listenOnHost(server, options.port);
   let closing: Promise<void> | undefined;

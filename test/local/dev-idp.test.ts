@@ -20,6 +20,7 @@ import {
 import { amazonUserId, emailOf, facebookId, googleSubject } from '../../local/dev-idp-pages';
 import { createLocalTls } from '../../local/tls';
 import { GOOGLE_ISSUER, SANDBOX_CLIENTS, type SandboxPorts } from '../../local/sandbox-config';
+import { FAST_TIMEOUTS, slowClient } from '../support/slow-client';
 
 // The dev IdP is a real HTTPS server on 127.0.0.1 with a certificate of a fresh local CA;
 // every client here trusts exactly that CA (fetchTrusting), nothing turns TLS checks off.
@@ -714,6 +715,25 @@ describe('scripted sign-in and restarts', () => {
       }
     } finally {
       fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('slow clients', () => {
+  test('a client that sends its request line slowly is cut off within the bound', async () => {
+    const fast = await startDevIdp({
+      port: 0,
+      tls,
+      ports: PORTS,
+      log: () => undefined,
+      timeouts: FAST_TIMEOUTS,
+    });
+    try {
+      const outcome = await slowClient(fast.port, tls.ca);
+      expect(outcome.closedAfterMs).toBeLessThan(FAST_TIMEOUTS.headersMs + 1_000);
+      expect(outcome.answer).toMatch(/^HTTP\/1\.1 408 /);
+    } finally {
+      await fast.close();
     }
   });
 });

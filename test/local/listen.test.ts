@@ -1,6 +1,16 @@
 import { once } from 'node:events';
+import type * as https from 'node:https';
 import * as net from 'node:net';
-import { listenOnHost, PortInUseError } from '../../local/listen';
+import type { TlsOptions } from '../../local/contracts';
+import {
+  createSandboxServer,
+  DEFAULT_TIMEOUTS,
+  listenOnHost,
+  PortInUseError,
+  type ServerTimeouts,
+} from '../../local/listen';
+import { createLocalTls } from '../../local/tls';
+import { FAST_TIMEOUTS, slowClient } from '../support/slow-client';
 
 const closeServer = (server: net.Server) =>
   new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
@@ -49,5 +59,49 @@ describe('listenOnHost', () => {
     await expect(refused).rejects.toBe(denied);
     // The real listen still completes; wait for it so the server can be closed.
     if (!server.listening) await once(server, 'listening');
+  });
+});
+
+describe('createSandboxServer', () => {
+  let ca: TlsOptions;
+  beforeAll(async () => {
+    ca = await createLocalTls();
+  });
+
+  const serve = async (timeouts?: ServerTimeouts) => {
+    const server = createSandboxServer(ca, (_req, res) => res.end('ok'), timeouts);
+    const port = await listenOnHost(server, 0);
+    return { server, port };
+  };
+  const close = (server: https.Server) =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+
+  it('bounds the time a client may take by default', async () => {
+    const { server } = await serve();
+    try {
+      expect(server.headersTimeout).toBe(DEFAULT_TIMEOUTS.headersMs);
+      expect(server.requestTimeout).toBe(DEFAULT_TIMEOUTS.requestMs);
+      expect(DEFAULT_TIMEOUTS.headersMs).toBeLessThanOrEqual(20_000);
+      expect(DEFAULT_TIMEOUTS.requestMs).toBeLessThanOrEqual(300_000);
+    } finally {
+      await close(server);
+    }
+  });
+
+  it('cuts off a client that sends a partial request line, or nothing, within the bound', async () => {
+    const { server, port } = await serve(FAST_TIMEOUTS);
+    try {
+      for (const partial of ['GET / HT', '', 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ']) {
+        const outcome = await slowClient(port, ca.ca, partial);
+        expect(outcome.closedAfterMs).toBeGreaterThanOrEqual(FAST_TIMEOUTS.headersMs - 50);
+        expect(outcome.closedAfterMs).toBeLessThan(FAST_TIMEOUTS.headersMs + 1_000);
+        expect(outcome.answer).toMatch(/^HTTP\/1\.1 408 /);
+      }
+    } finally {
+      await close(server);
+    }
   });
 });

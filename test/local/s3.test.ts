@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as https from 'node:https';
 import * as os from 'node:os';
@@ -50,6 +50,11 @@ import {
 } from '../../local/sigv4';
 import { createLocalTls } from '../../local/tls';
 import { synthTemplate } from '../support/helpers';
+import {
+  READ_ONLY_SESSION_POLICY_ARN,
+  withManagedSessionPolicy,
+} from '../support/session-policies';
+import { FAST_TIMEOUTS, slowClient } from '../support/slow-client';
 
 /**
  * The local S3 against the real `@aws-sdk/client-s3` and `@aws-sdk/s3-request-presigner`
@@ -378,7 +383,9 @@ describe('local S3 with the real AWS SDK', () => {
   const bobs = (key: string) => `users/google/${BOB}/${key}`;
 
   beforeAll(async () => {
-    template = synthTemplate(parseStageConfig('local', sandboxStageConfig(DEFAULT_PORTS))).toJSON();
+    template = withManagedSessionPolicy(
+      synthTemplate(parseStageConfig('local', sandboxStageConfig(DEFAULT_PORTS))).toJSON(),
+    );
     model = loadPolicyModel(template, { accountId: SANDBOX_ACCOUNT, region: SANDBOX_REGION });
     const googleModel = roleTrusting(model, 'accounts.google.com');
     googleRole = googleModel.logicalId;
@@ -567,6 +574,165 @@ describe('local S3 with the real AWS SDK', () => {
     });
   });
 
+  describe('long keys', () => {
+    /** A key under alice's prefix of exactly `bytes` UTF-8 bytes, filled with `fill`. */
+    const ownKeyOf = (bytes: number, dir = 'long/', fill = 'k') => {
+      const base = own(dir);
+      const room = bytes - Buffer.byteLength(base);
+      const unit = Buffer.byteLength(fill);
+      const key = base + fill.repeat(Math.floor(room / unit)) + 'x'.repeat(room % unit);
+      expect(Buffer.byteLength(key)).toBe(bytes);
+      return key;
+    };
+    const listKeys = async (prefix: string, delimiter?: string) => {
+      const page = await aliceS3.send(
+        new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, Delimiter: delimiter }),
+      );
+      return {
+        keys: (page.Contents ?? []).map((o) => o.Key),
+        prefixes: (page.CommonPrefixes ?? []).map((p) => p.Prefix),
+      };
+    };
+
+    async function roundTrip(key: string, listPrefix: string): Promise<void> {
+      const body = randomBytes(3000);
+      await aliceS3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+      const got = await aliceS3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      expect(Buffer.from(await got.Body!.transformToByteArray()).equals(body)).toBe(true);
+      const head = await aliceS3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      expect(head.ContentLength).toBe(3000);
+      expect((await listKeys(listPrefix)).keys).toEqual([key]);
+      await aliceS3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+      await expect(
+        aliceS3.send(new HeadObjectCommand({ Bucket: bucket, Key: key })),
+      ).rejects.toEqual(s3Error('NotFound', 404));
+      expect((await listKeys(listPrefix)).keys).toEqual([]);
+    }
+
+    test('a 1,024-byte key: put, get byte-identical, head, list by prefix, delete', async () => {
+      const key = ownKeyOf(1024);
+      // The prefix ends inside the long segment: the listing still matches the real key.
+      await roundTrip(key, key.slice(0, 900));
+    });
+
+    test('a multibyte UTF-8 key of 1,023 bytes', async () => {
+      const key = ownKeyOf(1023, 'long-utf8/', 'ö😀');
+      await roundTrip(key, own('long-utf8/'));
+    });
+
+    test('a directory segment over 255 bytes: listed as the real common prefix', async () => {
+      // Not hex digits: the log test looks for anything hash-like.
+      const dir = `${'q'.repeat(300)}/`;
+      const key = own(`long-dir/${dir}file.txt`);
+      await aliceS3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'in a long dir' }));
+      expect(await listKeys(own('long-dir/'), '/')).toEqual({
+        keys: [],
+        prefixes: [own(`long-dir/${dir}`)],
+      });
+      expect((await listKeys(own(`long-dir/${dir}`))).keys).toEqual([key]);
+      const got = await aliceS3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      expect(await got.Body!.transformToString()).toBe('in a long dir');
+      await roundTrip(own(`long-dir/${dir}${'g'.repeat(400)}`), own(`long-dir/${dir}gg`));
+    });
+
+    test('long keys in copies and multipart uploads; the answers name the real key', async () => {
+      const source = ownKeyOf(1000, 'long-copy/', 's');
+      const target = ownKeyOf(1000, 'long-copy/', 't');
+      await aliceS3.send(new PutObjectCommand({ Bucket: bucket, Key: source, Body: 'copied' }));
+      await aliceS3.send(
+        new CopyObjectCommand({
+          Bucket: bucket,
+          Key: target,
+          CopySource: `${bucket}/${encodeURIComponent(source)}`,
+        }),
+      );
+      const copied = await aliceS3.send(new GetObjectCommand({ Bucket: bucket, Key: target }));
+      expect(await copied.Body!.transformToString()).toBe('copied');
+
+      const key = ownKeyOf(1024, 'long-multipart/', 'm');
+      const created = await aliceS3.send(
+        new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }),
+      );
+      expect(created.Key).toBe(key);
+      const part = await aliceS3.send(
+        new UploadPartCommand({
+          Bucket: bucket,
+          Key: key,
+          UploadId: created.UploadId,
+          PartNumber: 1,
+          Body: 'one part',
+        }),
+      );
+      const parts = await aliceS3.send(
+        new ListPartsCommand({ Bucket: bucket, Key: key, UploadId: created.UploadId }),
+      );
+      expect(parts.Parts?.map((p) => p.ETag)).toEqual([part.ETag]);
+      const done = await aliceS3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: bucket,
+          Key: key,
+          UploadId: created.UploadId,
+          MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] },
+        }),
+      );
+      expect(done.Key).toBe(key);
+      expect(done.Location).toContain(encodeURIComponent(key));
+      expect((await listKeys(own('long-multipart/'))).keys).toEqual([key]);
+
+      const missing = ownKeyOf(1024, 'long-missing/', 'n');
+      const res = await fetchRaw(
+        await getSignedUrl(aliceS3, new GetObjectCommand({ Bucket: bucket, Key: missing })),
+      );
+      expect(res.status).toBe(404);
+      expect(res.body).toContain(`<Key>${missing}</Key>`);
+    });
+
+    test('keys the file system would merge or nest stay distinct', async () => {
+      const keys = [
+        own('merge/a/b'),
+        own('merge/a//b'),
+        own('merge//a/b'),
+        own('merge/~~x'),
+        own('merge/c._S3rver_object/d'),
+        own('merge/c'),
+      ];
+      for (const key of keys)
+        await aliceS3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: key }));
+      for (const key of keys) {
+        const got = await aliceS3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        expect(await got.Body!.transformToString()).toBe(key);
+      }
+      expect((await listKeys(own('merge'))).keys).toEqual(
+        [...keys].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))),
+      );
+    });
+
+    test('a 1,025-byte key is KeyTooLongError', async () => {
+      await expect(
+        aliceS3.send(new PutObjectCommand({ Bucket: bucket, Key: ownKeyOf(1025), Body: 'x' })),
+      ).rejects.toEqual(s3Error('KeyTooLongError', 400));
+    });
+
+    test('a failed write is a 500 InternalError for that request; the sandbox keeps serving', async () => {
+      // A directory where the object's file goes: the file system refuses the write.
+      const blocked = own('blocked');
+      fs.mkdirSync(path.join(dataDir, bucket, `${blocked}._S3rver_object`), { recursive: true });
+      const res = await fetchRaw(
+        await getSignedUrl(aliceS3, new PutObjectCommand({ Bucket: bucket, Key: blocked })),
+        { method: 'PUT', body: 'x'.repeat(100_000) },
+      );
+      expect(res.status).toBe(500);
+      expect(res.body).toMatch(/<Code>InternalError<\/Code>/);
+      await aliceS3.send(
+        new PutObjectCommand({ Bucket: bucket, Key: own('after-failure'), Body: 'still up' }),
+      );
+      const got = await aliceS3.send(
+        new GetObjectCommand({ Bucket: bucket, Key: own('after-failure') }),
+      );
+      expect(await got.Body!.transformToString()).toBe('still up');
+    });
+  });
+
   describe('isolation', () => {
     test("denies alice getting, putting and deleting bob's objects", async () => {
       const denied = s3Error('AccessDenied', 403);
@@ -704,6 +870,32 @@ describe('local S3 with the real AWS SDK', () => {
       await expect(
         s3.send(new GetObjectCommand({ Bucket: bucket, Key: own('copy-src.txt') })),
       ).rejects.toEqual(s3Error('InvalidAccessKeyId', 403));
+    });
+
+    test('a temporary access key without its session token is InvalidAccessKeyId', async () => {
+      const withoutToken = {
+        accessKeyId: alice.accessKeyId,
+        secretAccessKey: alice.secretAccessKey,
+      };
+      const s3 = new S3Client({
+        endpoint: server.url,
+        forcePathStyle: true,
+        region: 'us-east-1',
+        credentials: withoutToken,
+        requestHandler: { httpsAgent: agent },
+        maxAttempts: 1,
+      });
+      await expect(
+        s3.send(new GetObjectCommand({ Bucket: bucket, Key: own('copy-src.txt') })),
+      ).rejects.toEqual(s3Error('InvalidAccessKeyId', 403));
+      const presigned = await getSignedUrl(
+        s3,
+        new GetObjectCommand({ Bucket: bucket, Key: own('copy-src.txt') }),
+      );
+      expect(presigned).not.toContain('X-Amz-Security-Token');
+      const res = await fetchRaw(presigned);
+      expect(res.status).toBe(403);
+      expect(res.body).toMatch(/<Code>InvalidAccessKeyId<\/Code>/);
     });
 
     test('a wrong session token is InvalidToken; an expired session is ExpiredToken', async () => {
@@ -1078,6 +1270,228 @@ describe('local S3 with the real AWS SDK', () => {
     });
   });
 
+  describe('write options S3 checks', () => {
+    test('x-amz-tagging on PutObject and CreateMultipartUpload also needs s3:PutObjectTagging', async () => {
+      const tagged = own('tagged.txt');
+      const denied = expect.objectContaining({
+        name: 'AccessDenied',
+        message: expect.stringContaining('s3:PutObjectTagging'),
+        $metadata: expect.objectContaining({ httpStatusCode: 403 }),
+      });
+      await expect(
+        aliceS3.send(
+          new PutObjectCommand({ Bucket: bucket, Key: tagged, Body: 'x', Tagging: 'team=a' }),
+        ),
+      ).rejects.toEqual(denied);
+      await expect(
+        aliceS3.send(
+          new CreateMultipartUploadCommand({ Bucket: bucket, Key: tagged, Tagging: 'team=a' }),
+        ),
+      ).rejects.toEqual(denied);
+      const url = await getSignedUrl(
+        aliceS3,
+        new PutObjectCommand({ Bucket: bucket, Key: tagged, Tagging: 'team=a' }),
+      );
+      expect((await fetchRaw(url, { method: 'PUT', body: 'x' })).status).toBe(403);
+      await expect(
+        aliceS3.send(new HeadObjectCommand({ Bucket: bucket, Key: tagged })),
+      ).rejects.toEqual(s3Error('NotFound', 404));
+      expect(logs).toContainEqual(
+        expect.objectContaining({
+          operation: 'PutObject',
+          actions: ['s3:PutObject', 's3:PutObjectTagging'],
+          decision: 'deny',
+        }),
+      );
+    });
+
+    test('an ACL on a BucketOwnerEnforced bucket is AccessControlListNotSupported', async () => {
+      const key = own('acl.txt');
+      const refused = expect.objectContaining({
+        name: 'AccessControlListNotSupported',
+        message: 'The bucket does not allow ACLs',
+        $metadata: expect.objectContaining({ httpStatusCode: 400 }),
+      });
+      await expect(
+        aliceS3.send(
+          new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'x', ACL: 'public-read' }),
+        ),
+      ).rejects.toEqual(refused);
+      await expect(
+        aliceS3.send(
+          new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'x', GrantRead: 'uri=x' }),
+        ),
+      ).rejects.toEqual(refused);
+      await expect(
+        aliceS3.send(
+          new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ACL: 'private' }),
+        ),
+      ).rejects.toEqual(refused);
+      await expect(
+        aliceS3.send(new HeadObjectCommand({ Bucket: bucket, Key: key })),
+      ).rejects.toEqual(s3Error('NotFound', 404));
+      // The one ACL S3 accepts there: it changes nothing.
+      await aliceS3.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          Body: 'x',
+          ACL: 'bucket-owner-full-control',
+        }),
+      );
+      // Authorization comes first: bob's prefix is AccessDenied, ACL or not.
+      await expect(
+        aliceS3.send(
+          new PutObjectCommand({
+            Bucket: bucket,
+            Key: bobs('acl.txt'),
+            Body: 'x',
+            ACL: 'public-read',
+          }),
+        ),
+      ).rejects.toEqual(s3Error('AccessDenied', 403));
+    });
+
+    describe('SSE-C', () => {
+      const customerKey = randomBytes(32).toString('base64');
+      const otherKey = randomBytes(32).toString('base64');
+      const md5Of = (key: string) =>
+        createHash('md5').update(Buffer.from(key, 'base64')).digest('base64');
+      const withKey = (key = customerKey) => ({
+        SSECustomerAlgorithm: 'AES256',
+        SSECustomerKey: key,
+      });
+      const status = (code: number) =>
+        expect.objectContaining({ $metadata: expect.objectContaining({ httpStatusCode: code }) });
+
+      test('an object stored with a customer key is served only with that key', async () => {
+        const key = own('ssec/secret.txt');
+        const put = await aliceS3.send(
+          new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'sealed', ...withKey() }),
+        );
+        expect(put).toMatchObject({
+          SSECustomerAlgorithm: 'AES256',
+          SSECustomerKeyMD5: md5Of(customerKey),
+        });
+        await expect(
+          aliceS3.send(new GetObjectCommand({ Bucket: bucket, Key: key })),
+        ).rejects.toEqual(s3Error('InvalidRequest', 400));
+        await expect(
+          aliceS3.send(new HeadObjectCommand({ Bucket: bucket, Key: key })),
+        ).rejects.toEqual(status(400));
+        await expect(
+          aliceS3.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...withKey(otherKey) })),
+        ).rejects.toEqual(s3Error('AccessDenied', 403));
+        await expect(
+          aliceS3.send(new HeadObjectCommand({ Bucket: bucket, Key: key, ...withKey(otherKey) })),
+        ).rejects.toEqual(status(403));
+        const got = await aliceS3.send(
+          new GetObjectCommand({ Bucket: bucket, Key: key, ...withKey() }),
+        );
+        expect(await got.Body!.transformToString()).toBe('sealed');
+        expect(got.SSECustomerKeyMD5).toBe(md5Of(customerKey));
+        expect(got.Metadata).toEqual({});
+        const head = await aliceS3.send(
+          new HeadObjectCommand({ Bucket: bucket, Key: key, ...withKey() }),
+        );
+        expect(head).toMatchObject({ ContentLength: 6, SSECustomerAlgorithm: 'AES256' });
+        // Parameters for an object that has no customer key are refused too.
+        await aliceS3.send(
+          new PutObjectCommand({ Bucket: bucket, Key: own('ssec/plain.txt'), Body: 'p' }),
+        );
+        await expect(
+          aliceS3.send(
+            new GetObjectCommand({ Bucket: bucket, Key: own('ssec/plain.txt'), ...withKey() }),
+          ),
+        ).rejects.toEqual(s3Error('InvalidRequest', 400));
+        // A copy of it is not something the sandbox does.
+        await expect(
+          aliceS3.send(
+            new CopyObjectCommand({
+              Bucket: bucket,
+              Key: own('ssec/copy.txt'),
+              CopySource: `${bucket}/${key}`,
+            }),
+          ),
+        ).rejects.toEqual(s3Error('NotImplemented', 501));
+      });
+
+      test('a key whose MD5 does not match is InvalidArgument, and nothing is stored', async () => {
+        const s3 = client(alice);
+        s3.middlewareStack.add(
+          (next) => async (args) => {
+            const request = args.request as { headers: Record<string, string> };
+            request.headers['x-amz-server-side-encryption-customer-key-md5'] = md5Of(otherKey);
+            return next(args);
+          },
+          { step: 'build', name: 'wrongKeyMd5' },
+        );
+        const key = own('ssec/bad-md5.txt');
+        await expect(
+          s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'x', ...withKey() })),
+        ).rejects.toEqual(s3Error('InvalidArgument', 400));
+        await expect(
+          aliceS3.send(
+            new PutObjectCommand({
+              Bucket: bucket,
+              Key: key,
+              Body: 'x',
+              SSECustomerAlgorithm: 'AES256',
+              SSECustomerKey: 'too short',
+            }),
+          ),
+        ).rejects.toEqual(s3Error('InvalidArgument', 400));
+        await expect(
+          aliceS3.send(new HeadObjectCommand({ Bucket: bucket, Key: key })),
+        ).rejects.toEqual(s3Error('NotFound', 404));
+      });
+
+      test('multipart uploads keep the key; parts must bring it; the key is never stored', async () => {
+        const key = own('ssec/multipart.bin');
+        const { UploadId } = await aliceS3.send(
+          new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ...withKey() }),
+        );
+        await expect(
+          aliceS3.send(
+            new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: 1, Body: 'p' }),
+          ),
+        ).rejects.toEqual(s3Error('InvalidRequest', 400));
+        const part = await aliceS3.send(
+          new UploadPartCommand({
+            Bucket: bucket,
+            Key: key,
+            UploadId,
+            PartNumber: 1,
+            Body: 'part one',
+            ...withKey(),
+          }),
+        );
+        // s3rver keeps the headers of an upload on disk until it completes.
+        const stored = (dir: string): string[] =>
+          fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+            const p = path.join(dir, e.name);
+            return e.isDirectory() ? stored(p) : [fs.readFileSync(p, 'utf8')];
+          });
+        expect(stored(dataDir).join('\n')).not.toContain(customerKey);
+        await aliceS3.send(
+          new CompleteMultipartUploadCommand({
+            Bucket: bucket,
+            Key: key,
+            UploadId,
+            MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] },
+          }),
+        );
+        await expect(
+          aliceS3.send(new GetObjectCommand({ Bucket: bucket, Key: key })),
+        ).rejects.toEqual(s3Error('InvalidRequest', 400));
+        const got = await aliceS3.send(
+          new GetObjectCommand({ Bucket: bucket, Key: key, ...withKey() }),
+        );
+        expect(await got.Body!.transformToString()).toBe('part one');
+      });
+    });
+  });
+
   describe('session policies', () => {
     const narrow = {
       Version: '2012-10-17',
@@ -1148,11 +1562,61 @@ describe('local S3 with the real AWS SDK', () => {
           message: expect.stringMatching(/StringEqualsFancy/),
         }),
       );
-      const managed = client(
+      const unknown = client(
         google(ALICE, { sessionPolicyArns: ['arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess'] }),
       );
       await expect(
-        managed.send(new GetObjectCommand({ Bucket: bucket, Key: own('copy-src.txt') })),
+        unknown.send(new GetObjectCommand({ Bucket: bucket, Key: own('copy-src.txt') })),
+      ).rejects.toEqual(s3Error('AccessDenied', 403));
+    });
+
+    test('a managed session policy from the template narrows the session, never beyond the role', async () => {
+      const readOnly = client(google(ALICE, { sessionPolicyArns: [READ_ONLY_SESSION_POLICY_ARN] }));
+      const got = await readOnly.send(
+        new GetObjectCommand({ Bucket: bucket, Key: own('copy-src.txt') }),
+      );
+      expect(await got.Body!.transformToString()).toBe('copy me');
+      // The role allows alice's PutObject; the session policy does not.
+      await expect(
+        readOnly.send(new PutObjectCommand({ Bucket: bucket, Key: own('ro.txt'), Body: 'x' })),
+      ).rejects.toEqual(s3Error('AccessDenied', 403));
+      // The policy allows GetObject on '*'; the role does not allow bob's objects.
+      await expect(
+        readOnly.send(new GetObjectCommand({ Bucket: bucket, Key: bobs('secret.txt') })),
+      ).rejects.toEqual(s3Error('AccessDenied', 403));
+    });
+
+    test('the inline and managed session policies are one set: an Allow in either counts, a Deny in either wins', async () => {
+      const putOwn = {
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Effect: 'Allow',
+            Action: 's3:PutObject',
+            Resource: `arn:aws:s3:::*/users/google/${ALICE}/*`,
+          },
+          {
+            Effect: 'Deny',
+            Action: 's3:GetObject',
+            Resource: `arn:aws:s3:::*/users/google/${ALICE}/private/*`,
+          },
+        ],
+      };
+      const both = client(
+        google(ALICE, { sessionPolicy: putOwn, sessionPolicyArns: [READ_ONLY_SESSION_POLICY_ARN] }),
+      );
+      await both.send(
+        new PutObjectCommand({ Bucket: bucket, Key: own('private/both.txt'), Body: 'both' }),
+      );
+      const got = await both.send(
+        new GetObjectCommand({ Bucket: bucket, Key: own('copy-src.txt') }),
+      );
+      expect(await got.Body!.transformToString()).toBe('copy me');
+      await expect(
+        both.send(new GetObjectCommand({ Bucket: bucket, Key: own('private/both.txt') })),
+      ).rejects.toEqual(s3Error('AccessDenied', 403));
+      await expect(
+        both.send(new DeleteObjectCommand({ Bucket: bucket, Key: own('private/both.txt') })),
       ).rejects.toEqual(s3Error('AccessDenied', 403));
     });
   });
@@ -1220,6 +1684,27 @@ describe('local S3 with the real AWS SDK', () => {
     for (const secret of [alice.secretAccessKey, alice.sessionToken, bob.sessionToken])
       expect(text).not.toContain(secret);
     expect(text).not.toMatch(/[0-9a-f]{64}/);
+  });
+
+  test('a client that sends its request line slowly is cut off within the bound', async () => {
+    const fastDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wif-s3-fast-'));
+    const fast = await startLocalS3({
+      port: 0,
+      tls,
+      dataDir: fastDir,
+      template,
+      model,
+      sessions,
+      timeouts: FAST_TIMEOUTS,
+    });
+    try {
+      const outcome = await slowClient(fast.port, tls.ca);
+      expect(outcome.closedAfterMs).toBeLessThan(FAST_TIMEOUTS.headersMs + 1_000);
+      expect(outcome.answer).toMatch(/^HTTP\/1\.1 408 /);
+    } finally {
+      await fast.close();
+      fs.rmSync(fastDir, { recursive: true, force: true });
+    }
   });
 
   test('refuses to start on a busy port, with a clear error', async () => {

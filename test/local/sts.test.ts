@@ -31,6 +31,11 @@ import {
 import { startLocalSts, type StsLogEntry } from '../../local/sts';
 import { createLocalTls } from '../../local/tls';
 import { synthTemplate } from '../support/helpers';
+import {
+  READ_ONLY_SESSION_POLICY_ARN,
+  withManagedSessionPolicy,
+} from '../support/session-policies';
+import { FAST_TIMEOUTS, slowClient } from '../support/slow-client';
 
 /**
  * The local STS against the real `@aws-sdk/client-sts` over HTTPS (trusting only the
@@ -176,7 +181,9 @@ let client: STSClient;
 let roles: { google: string; amazon: string; facebook: string; oidc: string; oidcProvider: string };
 
 beforeAll(async () => {
-  template = synthTemplate(parseStageConfig('local', sandboxStageConfig(DEFAULT_PORTS))).toJSON();
+  template = withManagedSessionPolicy(
+    synthTemplate(parseStageConfig('local', sandboxStageConfig(DEFAULT_PORTS))).toJSON(),
+  );
   model = loadPolicyModel(template, { accountId: SANDBOX_ACCOUNT, region: SANDBOX_REGION });
   const oidcProvider = `arn:aws:iam::${SANDBOX_ACCOUNT}:oidc-provider/${OIDC_PREFIX}`;
   roles = {
@@ -620,19 +627,32 @@ describe('session policies', () => {
   };
 
   test('Policy and PolicyArns are stored on the session; PackedPolicySize is returned', async () => {
-    const managed = `arn:aws:iam::${SANDBOX_ACCOUNT}:policy/ReadOnlySessionPolicy`;
+    const managed = READ_ONLY_SESSION_POLICY_ARN;
     const out = await assume({
       Policy: JSON.stringify(readOnly, null, 2),
-      PolicyArns: [{ arn: managed }, { arn: 'arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess' }],
+      PolicyArns: [{ arn: managed }],
     });
-    const packed = JSON.stringify(readOnly).length + managed.length + 44;
+    const packed = JSON.stringify(readOnly).length + managed.length;
     expect(out.PackedPolicySize).toBe(Math.ceil((packed * 100) / 2048));
     const session = sessions.get(out.Credentials!.AccessKeyId!)!;
     expect(session.sessionPolicy).toEqual(readOnly);
-    expect(session.sessionPolicyArns).toEqual([
-      managed,
-      'arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess',
-    ]);
+    expect(session.sessionPolicyArns).toEqual([managed]);
+  });
+
+  test('PolicyArns naming a managed policy the template does not define: refused, no session', async () => {
+    expect(
+      await refusal({
+        PolicyArns: [
+          { arn: READ_ONLY_SESSION_POLICY_ARN },
+          { arn: 'arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess' },
+        ],
+      }),
+    ).toEqual({
+      name: 'InvalidParameterValue',
+      message: expect.stringContaining('arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess'),
+      status: 400,
+    });
+    expect(sessions.issued).toHaveLength(0);
   });
 
   test('Policy with whitespace-free JSON plus ARNs over 2048 characters: PackedPolicyTooLarge', async () => {
@@ -867,5 +887,26 @@ print(json.dumps({'arn': ok['AssumedRoleUser']['Arn'], 'key': ok['Credentials'][
       denied: ['AccessDenied', 403],
     });
     expect(sessions.get(result.key)?.roleArn).toBe(roles.amazon);
+  });
+});
+
+describe('slow clients', () => {
+  test('a client that sends its request line slowly is cut off within the bound', async () => {
+    const fast = await startLocalSts({
+      port: 0,
+      tls,
+      template,
+      model,
+      sessions,
+      verifier,
+      timeouts: FAST_TIMEOUTS,
+    });
+    try {
+      const outcome = await slowClient(fast.port, tls.ca);
+      expect(outcome.closedAfterMs).toBeLessThan(FAST_TIMEOUTS.headersMs + 1_000);
+      expect(outcome.answer).toMatch(/^HTTP\/1\.1 408 /);
+    } finally {
+      await fast.close();
+    }
   });
 });
