@@ -35,7 +35,7 @@ async function main(): Promise<void> {
       },
     },
     storage: {
-      list: async () => files,
+      list: async () => ({ files, folders: [] }),
       exists: unused,
       presignGet: unused,
       presignPut: unused,

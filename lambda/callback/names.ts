@@ -1,37 +1,84 @@
 /**
- * Object names (object-name-validated). A key is only ever built as the user's own prefix plus a
- * name that passed this check, so a name can never climb out of the prefix.
+ * Object names and folders (object-name-validated, listed-names-round-trip, folder-within-prefix).
+ * A key is only ever built as the user's own prefix plus a name or folder that passed one of
+ * these checks, so it always starts with the own prefix; IAM confines the user to it anyway.
+ *
+ * Two strictnesses: a NEW name from the upload page must be a plain file name; a name that
+ * already exists under the own prefix (put there by the AWS CLI or an SDK, and read back from
+ * the user's own listing) is taken byte-exact, with only the refusals that keep a key from
+ * reading as a path out of the prefix or breaking headers, XML and logs.
  */
 
 const MAX_KEY_BYTES = 1024;
-// Control characters (incl. NUL), path separators, and wildcard characters that IAM
-// resource matching and policy tools would read as patterns.
-const FORBIDDEN = /[\u0000-\u001f\u007f-\u009f/\\*?]/;
+// Control characters (incl. NUL): they break Content-Disposition, S3's XML listings and logs.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+// Path separators, and wildcard characters that IAM resource matching and policy tools would
+// read as patterns: fine in an existing key, never put into a new one by the page.
+const NOT_IN_NEW_NAMES = /[/\\*?]/;
 
 export type NameCheck = { ok: true; name: string } | { ok: false; reason: string };
 
+/** A `.` or `..` segment: a browser or proxy would resolve it and climb out of the prefix. */
+const hasDotSegment = (name: string): boolean =>
+  name.split('/').some((segment) => segment === '.' || segment === '..');
+
+function tooLong(prefix: string, name: string): string | undefined {
+  if (Buffer.byteLength(prefix + name, 'utf8') <= MAX_KEY_BYTES) return undefined;
+  return `That name is too long (at most ${MAX_KEY_BYTES - Buffer.byteLength(prefix, 'utf8')} bytes).`;
+}
+
+/**
+ * A NEW file name from the upload page (object-name-validated). Normalised to NFC, so the
+ * same file picked on macOS and elsewhere gets one key.
+ * @param prefix everything the key has before the name (own prefix and folder), for the length
+ */
 export function checkObjectName(raw: unknown, prefix: string): NameCheck {
   if (typeof raw !== 'string' || raw.length === 0)
     return { ok: false, reason: 'A file name is required.' };
   const name = raw.normalize('NFC');
   if (name === '.' || name === '..') return { ok: false, reason: 'That file name is not allowed.' };
-  if (FORBIDDEN.test(name)) {
+  if (CONTROL.test(name) || NOT_IN_NEW_NAMES.test(name)) {
     return { ok: false, reason: 'File names cannot contain /, \\, *, ? or control characters.' };
   }
   if (name.trim() !== name)
     return { ok: false, reason: 'File names cannot start or end with spaces.' };
-  // A percent-escape (%2F) in a name is an encoded separator waiting for a second
+  // A percent-escape (%2F) in a new name is an encoded separator waiting for a second
   // decode somewhere downstream; refuse it rather than guess (object-name-validated).
   if (/%[0-9a-f]{2}/i.test(name))
     return { ok: false, reason: 'File names cannot contain percent-escapes such as %2F.' };
-  const bytes = Buffer.byteLength(prefix + name, 'utf8');
-  if (bytes > MAX_KEY_BYTES) {
-    return {
-      ok: false,
-      reason: `That file name is too long (at most ${MAX_KEY_BYTES - Buffer.byteLength(prefix, 'utf8')} bytes).`,
-    };
-  }
-  return { ok: true, name };
+  const long = tooLong(prefix, name);
+  return long ? { ok: false, reason: long } : { ok: true, name };
+}
+
+/** Why an existing name or folder cannot be used, if it cannot. */
+function storedProblem(raw: string, prefix: string, what: string): string | undefined {
+  if (CONTROL.test(raw)) return `${what} with control characters cannot be used here.`;
+  if (hasDotSegment(raw)) return `${what} with a "." or ".." path segment cannot be used here.`;
+  return tooLong(prefix, raw);
+}
+
+/**
+ * The name of an EXISTING object, relative to the own prefix, for download and delete
+ * (listed-names-round-trip): taken byte-exact, never normalised, so whatever the listing
+ * showed (NFD, `/`, `\`, `?`, `%41`, spaces at either end) reaches exactly that key.
+ */
+export function checkStoredName(raw: unknown, prefix: string): NameCheck {
+  if (typeof raw !== 'string' || raw.length === 0)
+    return { ok: false, reason: 'A file name is required.' };
+  const problem = storedProblem(raw, prefix, 'File names');
+  return problem ? { ok: false, reason: problem } : { ok: true, name: raw };
+}
+
+/**
+ * A folder below the own prefix (folder-within-prefix): empty for the top, else ending in `/`,
+ * as S3 returns common prefixes. Taken byte-exact like stored names.
+ */
+export function checkFolder(raw: unknown, prefix: string): NameCheck {
+  if (raw === null || raw === undefined || raw === '') return { ok: true, name: '' };
+  if (typeof raw !== 'string' || !raw.endsWith('/'))
+    return { ok: false, reason: 'A folder name ends with "/".' };
+  const problem = storedProblem(raw, prefix, 'Folder names');
+  return problem ? { ok: false, reason: problem } : { ok: true, name: raw };
 }
 
 /**

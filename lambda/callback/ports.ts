@@ -73,15 +73,49 @@ export interface TokenExchange {
 }
 
 export interface StoredObject {
-  /** The name below the user's prefix. */
+  /** The exact key below the user's prefix (folders included), never normalised. */
   readonly name: string;
   readonly size: number;
   readonly lastModified: Date;
 }
 
+/** One page of one folder of the user's files. */
+export interface ListRequest {
+  /** The user's own prefix; names come back relative to it. */
+  readonly prefix: string;
+  /** The folder below the prefix to list, one level deep: `''` or ending in `/`. */
+  readonly folder: string;
+  /** Entries (files and folders) per page, at most 1,000 (S3's cap). */
+  readonly maxKeys: number;
+  /** S3's continuation token from the previous page; absent for the first page. */
+  readonly continuationToken?: string;
+}
+
+/** What {@link UserStorage.list} found. */
+export interface FileListing {
+  /** Files directly in the folder (a folder's own marker object is left out). */
+  readonly files: readonly StoredObject[];
+  /** Sub-folders (S3 common prefixes), relative to the user's prefix, each ending in `/`. */
+  readonly folders: readonly string[];
+  /** The token for the next page; absent on the last page. */
+  readonly nextToken?: string;
+}
+
+/** S3 refused the continuation token of a listing (forged, mangled or from another listing). */
+export class BadListTokenError extends Error {
+  constructor() {
+    super('S3 refused the continuation token');
+    this.name = 'BadListTokenError';
+  }
+}
+
 /** S3 operations signed with the USER's credentials, so IAM enforces isolation. */
 export interface UserStorage {
-  list(credentials: TemporaryCredentials, prefix: string): Promise<StoredObject[]>;
+  /**
+   * One page of a folder (ListObjectsV2 with `Delimiter: '/'`). Throws
+   * {@link BadListTokenError} when S3 refuses the continuation token.
+   */
+  list(credentials: TemporaryCredentials, request: ListRequest): Promise<FileListing>;
   /** HEAD; false when missing or denied (the app does not tell the two apart, other-users-object-404). */
   exists(credentials: TemporaryCredentials, key: string): Promise<boolean>;
   presignGet(

@@ -1,6 +1,6 @@
 import type { AppContext, FormHandler, SessionGuard } from './context';
 import type { HttpResponse } from './http';
-import { checkObjectName } from './names';
+import { checkFolder, checkObjectName } from './names';
 import { UploadRefusedError } from './ports';
 import { credentialsOf, isExpiredCredentials, prefixOf, type SessionCookie } from './session';
 import {
@@ -35,14 +35,20 @@ export interface UploadRoutes {
 export function uploadRoutes(ctx: AppContext): UploadRoutes {
   const { clock, log, storage, responses: r, sessions } = ctx;
 
-  /** The validated name, so the key is only ever the own prefix + that name (object-name-validated). */
+  /**
+   * The key: the own prefix + the folder the page shows (folder-within-prefix) + a new name
+   * that passed object-name-validated, and nothing else.
+   */
   function target(
     form: URLSearchParams,
     session: SessionCookie,
   ): { name: string; key: string } | HttpResponse {
-    const check = checkObjectName(form.get('name'), prefixOf(session));
+    const folder = checkFolder(form.get('folder'), prefixOf(session));
+    if (!folder.ok) return r.json(400, { error: folder.reason });
+    const inFolder = prefixOf(session) + folder.name;
+    const check = checkObjectName(form.get('name'), inFolder);
     if (!check.ok) return r.json(400, { error: check.reason });
-    return { name: check.name, key: prefixOf(session) + check.name };
+    return { name: check.name, key: inFolder + check.name };
   }
 
   /** S3 refusals the user can act on, and expired credentials, as JSON for the script. */

@@ -15,6 +15,9 @@ import {
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { AppConfig } from '../../common/app-config';
 import {
+  BadListTokenError,
+  type FileListing,
+  type ListRequest,
   SignInError,
   type StoredObject,
   type TemporaryCredentials,
@@ -27,9 +30,6 @@ import {
  * credentials, never the Lambda's: IAM and the role's policy variables confine each
  * user to their prefix, so a bug here cannot reach another user's files.
  */
-
-/** ListObjectsV2 pages per listing (1,000 keys each): bounds the Lambda's time and memory. */
-export const MAX_LIST_PAGES = 10;
 
 export interface UserStorageDeps {
   readonly config: AppConfig;
@@ -48,27 +48,50 @@ export function createUserStorage(deps: UserStorageDeps): UserStorage {
   const Bucket = config.bucket;
 
   return {
-    async list(credentials: TemporaryCredentials, prefix: string): Promise<StoredObject[]> {
-      const s3 = clients.get(credentials);
-      const objects: StoredObject[] = [];
-      let ContinuationToken: string | undefined;
-      for (let page = 0; page < MAX_LIST_PAGES; page++) {
-        const out = await call(() =>
-          s3.send(new ListObjectsV2Command({ Bucket, Prefix: prefix, ContinuationToken })),
+    async list(credentials: TemporaryCredentials, request: ListRequest): Promise<FileListing> {
+      const { prefix, folder, maxKeys, continuationToken } = request;
+      const Prefix = prefix + folder;
+      let out;
+      try {
+        out = await clients.get(credentials).send(
+          new ListObjectsV2Command({
+            Bucket,
+            Prefix,
+            Delimiter: '/',
+            MaxKeys: maxKeys,
+            ContinuationToken: continuationToken,
+          }),
         );
-        for (const o of out.Contents ?? []) {
-          // Only names strictly below the prefix; the prefix itself (a "folder" marker) is no file.
-          if (!o.Key?.startsWith(prefix) || o.Key.length === prefix.length) continue;
-          objects.push({
-            name: o.Key.slice(prefix.length),
-            size: o.Size ?? 0,
-            lastModified: o.LastModified ?? new Date(0),
-          });
-        }
-        ContinuationToken = out.IsTruncated ? out.NextContinuationToken : undefined;
-        if (!ContinuationToken) break;
+      } catch (err) {
+        // S3's answer to a token it did not issue for this listing; the page says so (400).
+        if (continuationToken !== undefined && isInvalidArgument(err))
+          throw new BadListTokenError();
+        throw mapError(err);
       }
-      return objects;
+      // Only entries strictly below the folder; the folder's own marker object is no file.
+      const below = (key: string | undefined): key is string =>
+        key !== undefined && key.startsWith(Prefix) && key.length > Prefix.length;
+      const files: StoredObject[] = [];
+      for (const o of out.Contents ?? []) {
+        if (!below(o.Key)) continue;
+        files.push({
+          name: o.Key.slice(prefix.length),
+          size: o.Size ?? 0,
+          lastModified: o.LastModified ?? new Date(0),
+        });
+      }
+      const folders = (out.CommonPrefixes ?? [])
+        .map((p) => p.Prefix)
+        .filter(below)
+        .map((p) => p.slice(prefix.length));
+      // Never a silently shortened list: a truncated page must say where the rest is.
+      if (out.IsTruncated && !out.NextContinuationToken)
+        throw new Error('ListObjectsV2 was truncated but returned no continuation token');
+      return {
+        files,
+        folders,
+        ...(out.IsTruncated ? { nextToken: out.NextContinuationToken } : {}),
+      };
     },
 
     async exists(credentials: TemporaryCredentials, key: string): Promise<boolean> {
@@ -287,6 +310,10 @@ class S3ClientCache {
 
 function httpStatus(err: unknown): number | undefined {
   return (err as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
+}
+
+function isInvalidArgument(err: unknown): boolean {
+  return (err as { name?: unknown } | null)?.name === 'InvalidArgument' && httpStatus(err) === 400;
 }
 
 /** Expired user credentials mean "sign in again" (expired-session-signs-in-again), never a 500. */

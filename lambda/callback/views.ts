@@ -48,46 +48,142 @@ ${buttons}
   );
 }
 
+/** A file of the listing; `usable` when its name passes the download and delete checks. */
+export interface FileRow extends StoredObject {
+  readonly usable: boolean;
+}
+
+/** A sub-folder of the listing, relative to the user's prefix; `usable` when it can be opened. */
+export interface FolderRow {
+  readonly name: string;
+  readonly usable: boolean;
+}
+
 export interface FilesView {
   readonly providerName: string;
   readonly displayName?: string;
-  readonly files: readonly StoredObject[];
+  /** The folder shown, relative to the user's prefix: `''` for the top, else ending in `/`. */
+  readonly folder: string;
+  readonly folders: readonly FolderRow[];
+  readonly files: readonly FileRow[];
+  /** S3's continuation token for the next page, when there is one. */
+  readonly nextPage?: string;
+  /** Whether this is the folder's first page (else a link back to it). */
+  readonly firstPage: boolean;
   readonly csrf: string;
   readonly notice?: string;
   readonly expiresAt: number;
 }
 
-export function filesPage(v: FilesView): string {
-  const rows = v.files
-    .map(
-      (f) => `<tr>
-<td><a href="/download?name=${encodeURIComponent(f.name)}">${e(f.name)}</a></td>
+/** The last segment of a name (`a/b.txt` -> `b.txt`). */
+export const baseName = (name: string): string => name.slice(name.lastIndexOf('/') + 1);
+
+/** The folder a name is in (`a/b.txt` -> `a/`, `b.txt` -> `''`). */
+export const folderOf = (name: string): string => name.slice(0, name.lastIndexOf('/') + 1);
+
+/**
+ * The files page of a folder. Every value is percent-encoded as a whole, so a name's own
+ * `/`, `?`, `&`, `#`, `+` or `%41` comes back to the app exactly (listed-names-round-trip).
+ */
+export function folderHref(folder: string, extra: Readonly<Record<string, string>> = {}): string {
+  const params = { ...(folder ? { prefix: folder } : {}), ...extra };
+  const query = Object.entries(params)
+    .map(([k, v]) => `${k}=${encodeURIComponent(v)}`)
+    .join('&');
+  return query ? `/?${query}` : '/';
+}
+
+const UNUSABLE =
+  'This name has control characters or a "." or ".." segment: use the AWS CLI or an SDK for it.';
+
+function folderRow(f: FolderRow, current: string): string {
+  const label = `<span class="name">${e(f.name.slice(current.length))}</span>`;
+  return `<tr class="folder">
+<td>${f.usable ? `<a href="${e(folderHref(f.name))}">${label}</a>` : `${label} <small>${e(UNUSABLE)}</small>`}</td>
+<td class="size">folder</td>
+<td></td>
+<td></td>
+</tr>`;
+}
+
+function fileRow(f: FileRow, csrf: string): string {
+  const label = `<span class="name">${e(baseName(f.name))}</span>`;
+  const time = `<time datetime="${e(f.lastModified.toISOString())}">${e(f.lastModified.toISOString().slice(0, 16).replace('T', ' '))}</time>`;
+  if (!f.usable) {
+    return `<tr>
+<td>${label} <small>${e(UNUSABLE)}</small></td>
 <td class="size">${e(formatSize(f.size))}</td>
-<td><time datetime="${e(f.lastModified.toISOString())}">${e(f.lastModified.toISOString().slice(0, 16).replace('T', ' '))}</time></td>
-<td><form method="post" action="/delete"><input type="hidden" name="csrf" value="${e(v.csrf)}"><input type="hidden" name="name" value="${e(f.name)}"><button type="submit" aria-label="Delete ${e(f.name)}">Delete</button></form></td>
-</tr>`,
-    )
-    .join('\n');
+<td>${time}</td>
+<td></td>
+</tr>`;
+  }
+  return `<tr>
+<td><a href="/download?name=${e(encodeURIComponent(f.name))}">${label}</a></td>
+<td class="size">${e(formatSize(f.size))}</td>
+<td>${time}</td>
+<td><form method="post" action="/delete"><input type="hidden" name="csrf" value="${e(csrf)}"><input type="hidden" name="name" value="${e(f.name)}"><button type="submit" aria-label="Delete ${e(baseName(f.name))}">Delete</button></form></td>
+</tr>`;
+}
+
+/** "Your files / a / b": each level a link, the current one plain. */
+function breadcrumbs(folder: string): string {
+  if (!folder) return '';
+  const parts = folder.slice(0, -1).split('/');
+  const links = parts.map((part, i) => {
+    const path = parts.slice(0, i + 1).join('/') + '/';
+    const label = `<span class="name">${e(part)}</span>`;
+    return i === parts.length - 1
+      ? `<span aria-current="page">${label}</span>`
+      : `<a href="${e(folderHref(path))}">${label}</a>`;
+  });
+  return `<nav class="breadcrumbs" aria-label="Folder"><a href="/">Your files</a> / ${links.join(' / ')}</nav>`;
+}
+
+export function filesPage(v: FilesView): string {
+  const count = v.folders.length + v.files.length;
+  const rows = [
+    ...v.folders.map((f) => folderRow(f, v.folder)),
+    ...v.files.map((f) => fileRow(f, v.csrf)),
+  ].join('\n');
+  const caption = v.folder ? `Files in ${e(v.folder)}` : 'Your files';
   const table =
-    v.files.length === 0
-      ? '<p id="empty">No files yet. Upload your first one below.</p>'
+    count === 0
+      ? v.folder || !v.firstPage
+        ? '<p id="empty">Nothing here.</p>'
+        : '<p id="empty">No files yet. Upload your first one below.</p>'
       : `<table>
-<caption>Your files</caption>
+<caption>${caption}</caption>
 <thead><tr><th scope="col">Name</th><th scope="col" class="size">Size</th><th scope="col">Modified (UTC)</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
 <tbody>
 ${rows}
 </tbody>
 </table>`;
+  // Never a silently shortened list: a full page says there is more, and links to it.
+  const links = [
+    v.firstPage ? '' : `<a href="${e(folderHref(v.folder))}">First page</a>`,
+    v.nextPage === undefined
+      ? ''
+      : `<a rel="next" href="${e(folderHref(v.folder, { after: v.nextPage }))}">Next page</a>`,
+  ].filter(Boolean);
+  // Never a silently shortened list: a full page says there is more, and links to it.
+  const pager = links.length
+    ? `<nav class="pager" aria-label="Pages">
+${v.nextPage === undefined ? '' : '<p>More files than fit on this page.</p>\n'}<p>${links.join(' ')}</p>
+</nav>`
+    : '';
   return layout(
     'Your files',
     `<h1>Your files</h1>
 <p class="who">Signed in with ${e(v.providerName)}${v.displayName ? ` as ${e(v.displayName)}` : ''}.</p>
 ${v.notice ? `<p class="notice" role="status">${e(v.notice)}</p>` : ''}
+${breadcrumbs(v.folder)}
 ${table}
+${pager}
 <section aria-labelledby="upload-heading">
-<h2 id="upload-heading">Upload</h2>
-<form id="upload" method="post" action="/upload-url" data-csrf="${e(v.csrf)}">
+<h2 id="upload-heading">Upload${v.folder ? ` to <span class="name">${e(v.folder)}</span>` : ''}</h2>
+<form id="upload" method="post" action="/upload-url" data-csrf="${e(v.csrf)}" data-folder="${e(v.folder)}">
 <input type="hidden" name="csrf" value="${e(v.csrf)}">
+<input type="hidden" name="folder" value="${e(v.folder)}">
 <label for="file">File</label>
 <input id="file" name="file" type="file" required>
 <button type="submit">Upload</button>
@@ -104,13 +200,17 @@ ${table}
 export function messagePage(
   title: string,
   message: string,
-  options: { retry?: boolean } = {},
+  options: { retry?: boolean; link?: { readonly href: string; readonly label: string } } = {},
 ): string {
+  const link = options.link ?? {
+    href: '/',
+    label: options.retry === false ? 'Home' : 'Back to sign-in',
+  };
   return layout(
     title,
     `<h1>${e(title)}</h1>
 <p>${e(message)}</p>
-<p><a class="button" href="/">${options.retry === false ? 'Home' : 'Back to sign-in'}</a></p>`,
+<p><a class="button" href="${e(link.href)}">${e(link.label)}</a></p>`,
   );
 }
 

@@ -9,6 +9,9 @@ import { createHash, X509Certificate, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as https from 'node:https';
+import { HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { AssumeRoleWithWebIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { startSandbox, type Sandbox } from '../../local/sandbox';
 
@@ -83,7 +86,7 @@ test('alice signs in, uploads, sees, downloads byte-identical and signs out; bob
 
     await page.setInputFiles('#file', file);
     await page.getByRole('button', { name: 'Upload' }).click();
-    await page.waitForURL(/uploaded=/, { timeout: 30_000 });
+    await page.waitForURL(/done=uploaded/, { timeout: 30_000 });
     await expect(page.getByRole('link', { name: 'holiday photo.bin' })).toBeVisibleSoon();
     await page.screenshot({ path: path.join(ARTIFACTS, '2-uploaded.png'), fullPage: true });
 
@@ -133,7 +136,7 @@ test('a file above the multipart threshold goes up in parts from the page and co
     });
     await page.setInputFiles('#file', file);
     await page.getByRole('button', { name: 'Upload' }).click();
-    await page.waitForURL(/uploaded=/, { timeout: 120_000 });
+    await page.waitForURL(/done=uploaded/, { timeout: 120_000 });
     // It really went up in parts, straight to S3.
     expect(partPuts.length).toBeGreaterThanOrEqual(2);
     expect(partPuts.every((u) => u.startsWith(sandbox.urls.s3))).toBe(true);
@@ -148,6 +151,79 @@ test('a file above the multipart threshold goes up in parts from the page and co
     );
   } finally {
     await context.close();
+  }
+});
+
+/** A user's own S3 client, with the credentials `aws sts assume-role-with-web-identity` gives. */
+async function cliFor(user: string): Promise<{ s3: S3Client; prefix: string }> {
+  const agent = new https.Agent({ ca: sandbox.tls.ca });
+  const out = await new STSClient({
+    region: 'us-east-1',
+    endpoint: sandbox.urls.sts,
+    requestHandler: { httpsAgent: agent },
+  }).send(
+    new AssumeRoleWithWebIdentityCommand({
+      RoleArn: sandbox.roleArns.google,
+      RoleSessionName: `${user}-cli`,
+      WebIdentityToken: await sandbox.idp.mintToken('google', user),
+    }),
+  );
+  const s3 = new S3Client({
+    region: 'us-east-1',
+    endpoint: sandbox.urls.s3,
+    forcePathStyle: true,
+    credentials: {
+      accessKeyId: out.Credentials!.AccessKeyId!,
+      secretAccessKey: out.Credentials!.SecretAccessKey!,
+      sessionToken: out.Credentials!.SessionToken!,
+    },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    requestHandler: { httpsAgent: agent },
+  });
+  return { s3, prefix: `users/google/${out.SubjectFromWebIdentityToken}/` };
+}
+
+test('listed-names-round-trip: files the CLI named in NFD, with ?, %41 and spaces, download and delete with clicks', async () => {
+  const { s3, prefix } = await cliFor('dave');
+  const names = ['cafe\u0301 what? %41.txt', ' spaced both ends.txt '];
+  for (const name of names)
+    await s3.send(
+      new PutObjectCommand({ Bucket: sandbox.bucket, Key: prefix + name, Body: `data of ${name}` }),
+    );
+  const context = await browserFor('dave');
+  try {
+    const page = context.pages()[0] ?? (await context.newPage());
+    await signIn(page, 'Google', 'dave');
+    for (const name of names) {
+      // The row whose delete form carries exactly this key (CSS matches the value byte for byte).
+      const row = page.locator('tr', {
+        has: page.locator(`input[name="name"][value="${name.replace(/"/g, '\\"')}"]`),
+      });
+      await expect(row).toBeVisibleSoon();
+      const [download] = await Promise.all([
+        page.waitForEvent('download'),
+        row.getByRole('link').click(),
+      ]);
+      const saved = path.join(dir, 'cli-name.bin');
+      await download.saveAs(saved);
+      expect(fs.readFileSync(saved, 'utf8')).toBe(`data of ${name}`);
+
+      await row.getByRole('button', { name: /^Delete/ }).click();
+      await page.waitForURL(/done=deleted/);
+      await expect(page.getByText('The file was deleted.')).toBeVisibleSoon();
+      expect(await row.count()).toBe(0);
+      await expect(
+        s3.send(new HeadObjectCommand({ Bucket: sandbox.bucket, Key: prefix + name })),
+      ).rejects.toMatchObject({ name: 'NotFound' });
+    }
+    await page.screenshot({
+      path: path.join(ARTIFACTS, '5-cli-names-deleted.png'),
+      fullPage: true,
+    });
+  } finally {
+    await context.close();
+    s3.destroy();
   }
 });
 

@@ -1,5 +1,7 @@
 import { createApp, type AppDeps } from '../../lambda/callback/app';
+import { FILES_PER_PAGE } from '../../lambda/callback/routes-files';
 import { safeReturnTo } from '../../lambda/callback/routes-sign-in';
+import { downloadHref, filesPageControls } from '../support/files-page';
 import {
   MAX_PLANNED_PARTS,
   MIN_PART_BYTES,
@@ -10,6 +12,7 @@ import { parseAppConfig, type AppConfig, type ProviderSettings } from '../../com
 import { CookieSealer } from '../../lambda/callback/cookies';
 import type { HttpRequest, HttpResponse } from '../../lambda/callback/http';
 import {
+  BadListTokenError,
   SignInError,
   type ExpectedAuthorization,
   type SignedInIdentity,
@@ -128,17 +131,44 @@ function harness(cfg: AppConfig = config()): Harness {
       },
     },
     storage: {
-      async list(creds, prefix) {
-        calls.storage.push(`list ${creds.accessKeyId} ${prefix}`);
+      // ListObjectsV2 with Delimiter '/': files and common prefixes in key order, paged by
+      // a token naming the last entry; a token it did not issue is refused like S3 does.
+      async list(creds, { prefix, folder, maxKeys, continuationToken }) {
+        const where = prefix + folder;
+        calls.storage.push(
+          `list ${creds.accessKeyId} ${where}${continuationToken ? ` after ${continuationToken}` : ''}`,
+        );
         if (storageError.list) throw storageError.list;
-        return [...objects.entries()].filter(([k]) => k.startsWith(prefix)).map(([, v]) => v);
+        const entries = new Map<string, StoredObject | undefined>();
+        for (const [key, o] of [...objects.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
+          if (!key.startsWith(where) || key === where) continue;
+          const slash = key.indexOf('/', where.length);
+          if (slash === -1) entries.set(key, { ...o, name: key.slice(prefix.length) });
+          else entries.set(key.slice(0, slash + 1), undefined);
+        }
+        const all = [...entries.entries()];
+        let start = 0;
+        if (continuationToken !== undefined) {
+          const last = Buffer.from(continuationToken.replace(/^T/, ''), 'base64url').toString();
+          start = all.findIndex(([k]) => k === last) + 1;
+          if (!continuationToken.startsWith('T') || start === 0) throw new BadListTokenError();
+        }
+        const page = all.slice(start, start + maxKeys);
+        const more = start + maxKeys < all.length;
+        return {
+          files: page.flatMap(([, o]) => (o ? [o] : [])),
+          folders: page.flatMap(([k, o]) => (o ? [] : [k.slice(prefix.length)])),
+          ...(more
+            ? { nextToken: 'T' + Buffer.from(page[page.length - 1][0]).toString('base64url') }
+            : {}),
+        };
       },
       async exists(_creds, key) {
         calls.storage.push(`exists ${key}`);
         return objects.has(key);
       },
-      async presignGet(_creds, key) {
-        calls.storage.push(`presignGet ${key}`);
+      async presignGet(_creds, key, downloadName) {
+        calls.storage.push(`presignGet ${key}`, `downloadName ${downloadName}`);
         return `https://user-data-bucket.s3.eu-west-1.amazonaws.com/${encodeURI(key)}?X-Amz-Signature=x`;
       },
       async presignPut(_creds, key, contentType) {
@@ -707,43 +737,91 @@ describe('files', () => {
     ['a/b'],
     ['a\\b'],
     ['%2F..%2F2002'],
+    ['%41.txt'],
     ['nul\u0000byte'],
     ['tab\tname'],
     ['..'],
     ['star*'],
+    ['what?'],
+    [' leading space'],
+    ['trailing space '],
     ['x'.repeat(1100)],
     [''],
-  ])('object-name-validated: object name %p -> 400, no S3 call', async (name) => {
+  ])(
+    'object-name-validated: a new name %p from the upload page -> 400, no S3 call',
+    async (name) => {
+      const { h, cookies, csrf } = await signedIn();
+      const before = h.calls.storage.length;
+      const upload = await h.app({
+        path: '/upload-url',
+        method: 'POST',
+        cookies,
+        body: new URLSearchParams({ csrf, name }).toString(),
+      });
+      expect(upload.status).toBe(400);
+      expect(JSON.parse(upload.body).error).toMatch(/name/);
+      expect(h.calls.storage.length).toBe(before);
+    },
+  );
+
+  test.each([
+    ['../2002/secret.txt'],
+    ['a/../../2002/secret.txt'],
+    ['./x'],
+    ['a/.'],
+    ['..'],
+    ['nul\u0000byte'],
+    ['tab\tname'],
+    ['del\u007f'],
+    ['x'.repeat(1100)],
+    [''],
+  ])(
+    'object-name-validated: download and delete of %p -> 400 with a readable page, no S3 call',
+    async (name) => {
+      const { h, cookies, csrf } = await signedIn();
+      const before = h.calls.storage.length;
+      for (const rawQuery of [
+        `name=${encodeURIComponent(name)}`,
+        // The same name arriving URL-encoded once more (%2F decoded by the query parser).
+        `name=${name.replace(/\//g, '%2F')}`,
+      ]) {
+        const download = await h.app({ path: '/download', rawQuery, cookies });
+        expect(download.status).toBe(400);
+        expect(download.body).toContain('<h1>Invalid file name</h1>');
+        expect(download.body).toContain('Back to your files');
+      }
+      const del = await h.app({
+        path: '/delete',
+        method: 'POST',
+        cookies,
+        body: new URLSearchParams({ csrf, name }).toString(),
+      });
+      expect(del.status).toBe(400);
+      expect(del.body).toContain('<h1>Invalid file name</h1>');
+      expect(h.calls.storage.length).toBe(before);
+    },
+  );
+
+  test('other-users-object-404: names that only look like a path stay inside the own prefix', async () => {
     const { h, cookies, csrf } = await signedIn();
-    const before = h.calls.storage.length;
-    const download = await h.app({
-      path: '/download',
-      rawQuery: `name=${encodeURIComponent(name)}`,
-      cookies,
-    });
-    expect(download.status).toBe(400);
-    // The same name arriving URL-encoded once more (%2F decoded by the query parser).
-    const raw = await h.app({
-      path: '/download',
-      rawQuery: `name=${name.replace(/\//g, '%2F')}`,
-      cookies,
-    });
-    expect(raw.status).toBe(400);
-    const upload = await h.app({
-      path: '/upload-url',
-      method: 'POST',
-      cookies,
-      body: new URLSearchParams({ csrf, name }).toString(),
-    });
-    expect(upload.status).toBe(400);
-    const del = await h.app({
-      path: '/delete',
-      method: 'POST',
-      cookies,
-      body: new URLSearchParams({ csrf, name }).toString(),
-    });
-    expect(del.status).toBe(400);
-    expect(h.calls.storage.length).toBe(before);
+    for (const name of ['/2002/secret.txt', '%2F..%2F2002%2Fsecret.txt', '..\\2002\\secret.txt']) {
+      const download = await h.app({
+        path: '/download',
+        rawQuery: `name=${encodeURIComponent(name)}`,
+        cookies,
+      });
+      expect(download.status).toBe(404);
+      const del = await h.app({
+        path: '/delete',
+        method: 'POST',
+        cookies,
+        body: new URLSearchParams({ csrf, name }).toString(),
+      });
+      expect(del.status).toBe(404);
+      expect(h.calls.storage).toContain(`exists users/google/1001/${name}`);
+    }
+    expect(h.calls.storage.filter((c) => !c.includes('users/google/1001/'))).toEqual([]);
+    expect(h.objects.has('users/google/2002/secret.txt')).toBe(true);
   });
 
   test('large-uploads-direct-to-s3: upload-url returns a presigned S3 PUT (the file never goes through the Lambda)', async () => {
@@ -827,6 +905,312 @@ describe('files', () => {
     expect((await h.app({ path: '/download', rawQuery: 'name=a' })).status).toBe(401);
     expect((await h.app({ path: '/upload-url', method: 'POST', body: 'name=a' })).status).toBe(401);
     expect((await h.app({ path: '/delete', method: 'POST', body: 'name=a' })).status).toBe(401);
+  });
+});
+
+describe('file manager: exact names, folders, pages, notices', () => {
+  const OWN = 'users/google/1001/';
+  const file = (size = 1): StoredObject => ({
+    name: 'ignored: the fake lists by key',
+    size,
+    lastModified: new Date('2026-11-01T10:00:00Z'),
+  });
+
+  async function withFiles(...names: string[]) {
+    const h = harness();
+    const s = await signIn(h);
+    for (const name of names) h.objects.set(OWN + name, file());
+    const get = (href: string) => {
+      const u = new URL(href, 'https://files.example.com');
+      return h.app({ path: u.pathname, rawQuery: u.search.slice(1), cookies: s.cookies });
+    };
+    const remove = (name: string) =>
+      h.app({
+        path: '/delete',
+        method: 'POST',
+        cookies: s.cookies,
+        body: new URLSearchParams({ csrf: s.csrf, name }).toString(),
+      });
+    return { h, ...s, get, remove };
+  }
+
+  const controls = filesPageControls;
+
+  // As the AWS CLI or an SDK can put them under the own prefix (macOS writes NFD names).
+  const ODD_NAMES = [
+    'cafe\u0301.txt',
+    'back\\slash.txt',
+    'what?.txt',
+    '%41.txt',
+    '%2F..%2Fx',
+    ' leading space.txt',
+    'trailing space.txt ',
+    'plus+and space.txt',
+    '#hash&x=y;z.txt',
+    'star*.txt',
+    '<i>"quoted" & \'single\'',
+  ];
+
+  test.each(ODD_NAMES)(
+    'listed-names-round-trip: %p is listed, downloaded and deleted by its exact key',
+    async (name) => {
+      const { h, cookies, get, remove } = await withFiles(name, 'other.txt');
+      const page = await h.app({ cookies });
+      const { downloads, deletes } = controls(page.body);
+      expect(downloads).toContain(name);
+      expect(deletes).toContain(name);
+      // Shown as text, escaped: never markup.
+      expect(page.body).not.toContain('<i>"quoted"');
+
+      const href = downloadHref(page.body, name)!;
+      const download = await get(href);
+      expect(download.status).toBe(302);
+      expect(h.calls.storage).toContain(`presignGet ${OWN}${name}`);
+
+      const del = await remove(name);
+      expect(del.status).toBe(303);
+      expect(del.headers.location).toBe('/?done=deleted');
+      expect(h.calls.storage).toContain(`delete ${OWN}${name}`);
+      expect([...h.objects.keys()]).toEqual([`${OWN}other.txt`]);
+    },
+  );
+
+  test('listed-names-round-trip: NFD and NFC spellings are two files, each reached exactly', async () => {
+    const nfd = 'cafe\u0301.txt';
+    const nfc = 'caf\u00e9.txt';
+    const { h, cookies, remove } = await withFiles(nfd, nfc);
+    expect(controls((await h.app({ cookies })).body).deletes.sort()).toEqual([nfd, nfc].sort());
+    expect((await remove(nfd)).status).toBe(303);
+    expect([...h.objects.keys()]).toEqual([OWN + nfc]);
+    expect((await remove(nfd)).status).toBe(404);
+    expect([...h.objects.keys()]).toEqual([OWN + nfc]);
+  });
+
+  test('listed-names-round-trip: a download is offered under the last segment of its name', async () => {
+    const { h, get } = await withFiles('docs/2025/q1 report.pdf');
+    const res = await get(`/download?name=${encodeURIComponent('docs/2025/q1 report.pdf')}`);
+    expect(res.status).toBe(302);
+    expect(h.calls.storage).toContain(`presignGet ${OWN}docs/2025/q1 report.pdf`);
+    expect(h.calls.storage).toContain('downloadName q1 report.pdf');
+  });
+
+  test('listed-names-round-trip: a name with a "." segment or a control character is listed without controls, with a hint', async () => {
+    const { h, cookies } = await withFiles('ok.txt', 'bell\u0007.txt', 'dots/../x.txt');
+    const page = await h.app({ cookies });
+    const { downloads, deletes } = controls(page.body);
+    expect(downloads).toEqual(['ok.txt']);
+    expect(deletes).toEqual(['ok.txt']);
+    expect(page.body).toContain('bell\u0007.txt');
+    expect(page.body).toContain('use the AWS CLI or an SDK');
+    // The folder "dots/" opens; its "../" sub-folder is listed but offers no link.
+    const dots = await h.app({ cookies, rawQuery: 'prefix=dots%2F' });
+    expect(controls(dots.body).folders).toEqual([]);
+    expect(dots.body).toContain('../');
+  });
+
+  test('delete-missing-404: deleting a name that is not there says so and claims nothing', async () => {
+    const { h, remove } = await withFiles('present.txt');
+    const res = await remove('absent.txt');
+    expect(res.status).toBe(404);
+    expect(res.body).toContain('not found, so nothing was deleted');
+    expect(res.body).not.toMatch(/\bDeleted\b/);
+    expect(res.body).toContain('href="/"');
+    expect(h.calls.storage).toContain(`exists ${OWN}absent.txt`);
+    expect(h.calls.storage.some((c) => c.startsWith('delete'))).toBe(false);
+    expect(h.logs.some((l) => l.event === 'delete_missing')).toBe(true);
+    // A missing name in a folder leads back to that folder.
+    expect((await remove('docs/absent.txt')).body).toContain('href="/?prefix=docs%2F"');
+  });
+
+  test('delete-missing-404: another user\'s file is "not found" too, and stays', async () => {
+    const { h, remove } = await withFiles();
+    h.objects.set('users/google/2002/secret.txt', file());
+    expect((await remove('secret.txt')).status).toBe(404);
+    expect(h.objects.has('users/google/2002/secret.txt')).toBe(true);
+  });
+
+  test.each([
+    ['deleted=%3Cb%3EYour%20account%20is%20locked%3C%2Fb%3E', 'account is locked'],
+    ['uploaded=Call%20%2B1-555-0100%20to%20restore', 'Call +1-555-0100'],
+    ['done=uploaded&name=Call%20%2B1-555-0100', 'Call +1-555-0100'],
+    ['done=deleted&name=Call%20%2B1-555-0100', 'Call +1-555-0100'],
+    ['done=%3Cscript%3Ealert(1)', 'alert(1)'],
+    ['done=constructor&name=x', 'function'],
+  ])(
+    'messages-from-app: ?%s puts no text of the URL on the page',
+    async (rawQuery, attackerText) => {
+      const { h, cookies } = await withFiles('report.pdf');
+      const res = await h.app({ cookies, rawQuery });
+      expect(res.status).toBe(200);
+      expect(res.body).not.toContain(attackerText);
+      expect(res.body).toContain('report.pdf');
+    },
+  );
+
+  test("messages-from-app: the notice is the app's text for a known code; a name only when listed", async () => {
+    const { h, cookies } = await withFiles('report.pdf', 'docs/q1.pdf');
+    const notice = async (rawQuery: string) =>
+      /<p class="notice" role="status">([^<]*)<\/p>/.exec(
+        (await h.app({ cookies, rawQuery })).body,
+      )?.[1];
+    expect(await notice('done=uploaded&name=report.pdf')).toBe('Uploaded report.pdf.');
+    expect(await notice('done=uploaded&name=missing.pdf')).toBe('Your file was uploaded.');
+    expect(await notice('prefix=docs%2F&done=uploaded&name=docs%2Fq1.pdf')).toBe(
+      'Uploaded q1.pdf.',
+    );
+    expect(await notice('done=deleted&name=report.pdf')).toBe('The file was deleted.');
+    expect(await notice('done=nothing')).toBeUndefined();
+    expect(await notice('')).toBeUndefined();
+  });
+
+  test('messages-from-app: delete goes back to the folder with a message code only', async () => {
+    const { remove } = await withFiles('docs/a b?.txt');
+    const res = await remove('docs/a b?.txt');
+    expect(res.status).toBe(303);
+    expect(res.headers.location).toBe('/?prefix=docs%2F&done=deleted');
+  });
+
+  test('folder-within-prefix: folders are listed as links that open them, with breadcrumbs', async () => {
+    const { h, cookies, get } = await withFiles(
+      'top.txt',
+      'docs/a.txt',
+      'docs/2025/q1.pdf',
+      'we?ird %41/b.txt',
+    );
+    const root = await h.app({ cookies });
+    expect(h.calls.storage).toContain(`list ASIAUSER ${OWN}`);
+    const { folders, downloads } = controls(root.body);
+    expect(downloads).toEqual(['top.txt']);
+    expect(folders).toEqual(['/?prefix=docs%2F', '/?prefix=we%3Fird%20%2541%2F']);
+
+    const weird = await get(folders[1]);
+    expect(h.calls.storage).toContain(`list ASIAUSER ${OWN}we?ird %41/`);
+    expect(controls(weird.body).downloads).toEqual(['we?ird %41/b.txt']);
+
+    const docs = await get(folders[0]);
+    expect(docs.status).toBe(200);
+    expect(controls(docs.body).downloads).toEqual(['docs/a.txt']);
+    expect(controls(docs.body).folders).toEqual(['/?prefix=docs%2F2025%2F']);
+    expect(docs.body).toContain(
+      '<nav class="breadcrumbs" aria-label="Folder"><a href="/">Your files</a>',
+    );
+    const deep = await get('/?prefix=docs%2F2025%2F');
+    expect(controls(deep.body).downloads).toEqual(['docs/2025/q1.pdf']);
+    expect(deep.body).toContain('<a href="/?prefix=docs%2F"><span class="name">docs</span></a>');
+    // Uploads from a folder's page go into that folder.
+    expect(deep.body).toContain('data-folder="docs/2025/"');
+  });
+
+  test.each([
+    ['../2002/'],
+    ['docs'],
+    ['docs/../../2002/'],
+    ['./'],
+    ['a/./'],
+    ['nul\u0000/'],
+    ['x'.repeat(1100) + '/'],
+  ])('folder-within-prefix: ?prefix=%p -> 400 with a readable page, no S3 call', async (folder) => {
+    const { h, cookies } = await withFiles('a.txt');
+    const before = h.calls.storage.length;
+    const res = await h.app({ cookies, rawQuery: `prefix=${encodeURIComponent(folder)}` });
+    expect(res.status).toBe(400);
+    expect(res.body).toContain('<h1>Invalid folder</h1>');
+    expect(res.body).toContain('Back to your files');
+    expect(h.calls.storage.length).toBe(before);
+  });
+
+  test('folder-within-prefix: an empty-named folder ("//" in a key) is listed and opens', async () => {
+    const { h, cookies, get } = await withFiles('a//b.txt');
+    const a = await get('/?prefix=a%2F');
+    expect(controls(a.body).folders).toEqual(['/?prefix=a%2F%2F']);
+    await get('/?prefix=a%2F%2F');
+    expect(h.calls.storage).toContain(`list ASIAUSER ${OWN}a//`);
+    expect(controls((await h.app({ cookies, rawQuery: 'prefix=a%2F%2F' })).body).downloads).toEqual(
+      ['a//b.txt'],
+    );
+  });
+
+  test(`folder-within-prefix: pages of ${FILES_PER_PAGE}: a long list is never cut silently; "Next page" walks it all, once each`, async () => {
+    const names = Array.from(
+      { length: 2 * FILES_PER_PAGE + 50 },
+      (_, i) => `f${String(i).padStart(4, '0')}.txt`,
+    );
+    const { h, cookies, get } = await withFiles(...names, 'sub/x.txt');
+    const seen: string[] = [];
+    let page = await h.app({ cookies });
+    let pages = 1;
+    expect(page.body).not.toContain('First page');
+    for (;;) {
+      const c = controls(page.body);
+      expect(c.downloads.length + c.folders.length).toBeLessThanOrEqual(FILES_PER_PAGE);
+      seen.push(...c.downloads, ...c.folders);
+      if (!c.next) break;
+      expect(page.body).toContain('More files than fit on this page.');
+      expect(pages).toBeLessThan(10);
+      page = await get(c.next);
+      expect(page.status).toBe(200);
+      expect(page.body).toContain('<a href="/">First page</a>');
+      pages++;
+    }
+    expect(pages).toBe(3);
+    expect(seen).toEqual([...names, '/?prefix=sub%2F']);
+    expect(new Set(seen).size).toBe(seen.length);
+  });
+
+  test('folder-within-prefix: a bogus page token -> 400 with a readable page, never a 500', async () => {
+    const { h, cookies } = await withFiles('a.txt');
+    // One S3 refuses (forged but well-formed), then ones the app refuses without asking S3.
+    const forged = await h.app({ cookies, rawQuery: 'after=Tforged' });
+    expect(forged.status).toBe(400);
+    expect(forged.body).toContain('<h1>Invalid page</h1>');
+    expect(forged.body).toContain('not valid');
+    const calls = h.calls.storage.length;
+    for (const after of ['', 'with space', 'nul\u0000', 'é', 'x'.repeat(5000)]) {
+      const res = await h.app({ cookies, rawQuery: `after=${encodeURIComponent(after)}` });
+      expect(res.status).toBe(400);
+      expect(res.body).toContain('<h1>Invalid page</h1>');
+    }
+    expect(h.calls.storage.length).toBe(calls);
+    // In a folder, the way back is that folder's first page.
+    const inFolder = await h.app({ cookies, rawQuery: 'prefix=d%2F&after=Tforged' });
+    expect(inFolder.body).toContain('href="/?prefix=d%2F"');
+  });
+
+  test("folder-within-prefix: an upload from a folder's page lands in that folder, nowhere else", async () => {
+    const { h, csrf, cookies } = await withFiles();
+    const post = (path: string, fields: Record<string, string>) =>
+      h.app({
+        path,
+        method: 'POST',
+        cookies,
+        body: new URLSearchParams({ csrf, ...fields }).toString(),
+      });
+    const ok = await post('/upload-url', { folder: 'docs/we?ird %41/', name: 'a.txt' });
+    expect(ok.status).toBe(200);
+    expect(JSON.parse(ok.body).name).toBe('a.txt');
+    expect(h.calls.storage).toContain(
+      `presignPut ${OWN}docs/we?ird %41/a.txt application/octet-stream`,
+    );
+    await post('/upload-complete', {
+      folder: 'docs/',
+      name: 'b.bin',
+      uploadId: 'u1',
+      parts: '[{"partNumber":1,"etag":"\\"0123456789abcdef0123456789abcdef\\""}]',
+    });
+    await post('/upload-abort', { folder: 'docs/', name: 'c.bin', uploadId: 'u2' });
+    expect(h.calls.storage).toContain(`abortMultipart ASIAUSER ${OWN}docs/c.bin u2`);
+    expect(
+      h.calls.storage.some((c) => c.startsWith(`completeMultipart ASIAUSER ${OWN}docs/b.bin u1`)),
+    ).toBe(true);
+    const before = h.calls.storage.length;
+    for (const folder of ['../2002/', 'docs', '/../', 'a/./', 'nul\u0000/']) {
+      for (const path of ['/upload-url', '/upload-complete', '/upload-abort']) {
+        const res = await post(path, { folder, name: 'a.txt', uploadId: 'u1', parts: '[]' });
+        expect(res.status).toBe(400);
+        expect(JSON.parse(res.body).error).toMatch(/Folder|folder/);
+      }
+    }
+    expect(h.calls.storage.length).toBe(before);
   });
 });
 

@@ -13,15 +13,12 @@ import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import type { AppConfig } from '../../common/app-config';
 import {
+  BadListTokenError,
   SignInError,
   type TemporaryCredentials,
   UploadRefusedError,
 } from '../../lambda/callback/ports';
-import {
-  attachmentDisposition,
-  createUserStorage,
-  MAX_LIST_PAGES,
-} from '../../lambda/callback/storage';
+import { attachmentDisposition, createUserStorage } from '../../lambda/callback/storage';
 
 const config: AppConfig = {
   baseUrl: 'https://files.example.com',
@@ -77,69 +74,103 @@ async function signer(n: number) {
   return { client, credentials: await client.config.credentials() };
 }
 
-describe('list', () => {
-  test('names are relative to the prefix, across pages', async () => {
+describe('list (one page of one folder)', () => {
+  const first = { prefix: PREFIX, folder: '', maxKeys: 100 };
+
+  test('one ListObjectsV2 call with the delimiter: files and folders relative to the prefix, exact bytes', async () => {
     const t1 = new Date('2025-01-01T00:00:00Z');
     const t2 = new Date('2025-02-01T00:00:00Z');
-    s3Mock
-      .on(ListObjectsV2Command)
-      .resolvesOnce({
-        IsTruncated: true,
-        NextContinuationToken: 'page-2',
-        Contents: [
-          { Key: PREFIX, Size: 0, LastModified: t1 },
-          { Key: `${PREFIX}a.txt`, Size: 5, LastModified: t1 },
-          { Key: `${PREFIX}dir/b c.pdf`, Size: 7, LastModified: t2 },
-        ],
-      })
-      .resolvesOnce({
-        IsTruncated: false,
-        Contents: [{ Key: `${PREFIX}z`, Size: 1, LastModified: t2 }],
-      });
-
-    const files = await createUserStorage({ config }).list(alice, PREFIX);
-
-    expect(files).toEqual([
-      { name: 'a.txt', size: 5, lastModified: t1 },
-      { name: 'dir/b c.pdf', size: 7, lastModified: t2 },
-      { name: 'z', size: 1, lastModified: t2 },
-    ]);
-    expect(s3Mock).toHaveReceivedCommandTimes(ListObjectsV2Command, 2);
-    expect(s3Mock).toHaveReceivedNthSpecificCommandWith(1, ListObjectsV2Command, {
-      Bucket: 'user-data-bucket',
-      Prefix: PREFIX,
-      ContinuationToken: undefined,
+    s3Mock.on(ListObjectsV2Command).resolves({
+      IsTruncated: false,
+      Contents: [
+        { Key: PREFIX, Size: 0, LastModified: t1 },
+        { Key: `${PREFIX} lead and trail `, Size: 5, LastModified: t1 },
+        { Key: `${PREFIX}cafe\u0301 %41 a\\b?.txt`, Size: 7, LastModified: t2 },
+      ],
+      CommonPrefixes: [{ Prefix: `${PREFIX}dir/` }, { Prefix: `${PREFIX}?x/` }],
     });
-    expect(s3Mock).toHaveReceivedNthSpecificCommandWith(2, ListObjectsV2Command, {
+
+    const listing = await createUserStorage({ config }).list(alice, first);
+
+    expect(listing).toEqual({
+      files: [
+        { name: ' lead and trail ', size: 5, lastModified: t1 },
+        { name: 'cafe\u0301 %41 a\\b?.txt', size: 7, lastModified: t2 },
+      ],
+      folders: ['dir/', '?x/'],
+    });
+    expect(s3Mock).toHaveReceivedCommandTimes(ListObjectsV2Command, 1);
+    expect(s3Mock).toHaveReceivedCommandWith(ListObjectsV2Command, {
       Bucket: 'user-data-bucket',
       Prefix: PREFIX,
-      ContinuationToken: 'page-2',
+      Delimiter: '/',
+      MaxKeys: 100,
+      ContinuationToken: undefined,
     });
   });
 
-  test(`paging stops after ${MAX_LIST_PAGES} pages`, async () => {
-    let page = 0;
-    s3Mock.on(ListObjectsV2Command).callsFake(async () => ({
-      IsTruncated: true,
-      NextContinuationToken: `page-${++page}`,
-      Contents: [{ Key: `${PREFIX}file-${page}`, Size: 1 }],
-    }));
-    const files = await createUserStorage({ config }).list(alice, PREFIX);
-    expect(s3Mock).toHaveReceivedCommandTimes(ListObjectsV2Command, MAX_LIST_PAGES);
-    expect(files).toHaveLength(MAX_LIST_PAGES);
+  test('a folder: the S3 prefix is the own prefix + the folder; names stay relative to the own prefix, its marker is left out', async () => {
+    s3Mock.on(ListObjectsV2Command).resolves({
+      IsTruncated: false,
+      Contents: [
+        { Key: `${PREFIX}docs/`, Size: 0 },
+        { Key: `${PREFIX}docs/a.txt`, Size: 1 },
+      ],
+      CommonPrefixes: [{ Prefix: `${PREFIX}docs/2025/` }],
+    });
+    const listing = await createUserStorage({ config }).list(alice, { ...first, folder: 'docs/' });
+    expect(listing.files.map((f) => f.name)).toEqual(['docs/a.txt']);
+    expect(listing.folders).toEqual(['docs/2025/']);
+    expect(s3Mock).toHaveReceivedCommandWith(ListObjectsV2Command, { Prefix: `${PREFIX}docs/` });
+  });
+
+  test('a truncated page says where the rest is; the next page sends that token', async () => {
+    s3Mock
+      .on(ListObjectsV2Command, { ContinuationToken: undefined })
+      .resolves({
+        IsTruncated: true,
+        NextContinuationToken: 'page-2',
+        Contents: [{ Key: `${PREFIX}a`, Size: 1 }],
+      })
+      .on(ListObjectsV2Command, { ContinuationToken: 'page-2' })
+      .resolves({ IsTruncated: false, Contents: [{ Key: `${PREFIX}b`, Size: 1 }] });
+    const storage = createUserStorage({ config });
+    const one = await storage.list(alice, first);
+    expect(one.nextToken).toBe('page-2');
+    const two = await storage.list(alice, { ...first, continuationToken: one.nextToken });
+    expect(two.files.map((f) => f.name)).toEqual(['b']);
+    expect(two.nextToken).toBeUndefined();
+  });
+
+  test('never a silently shortened list: truncated without a token is an error', async () => {
+    s3Mock.on(ListObjectsV2Command).resolves({ IsTruncated: true, Contents: [] });
+    await expect(createUserStorage({ config }).list(alice, first)).rejects.toThrow(
+      /no continuation token/,
+    );
+  });
+
+  test('S3 refusing the continuation token (InvalidArgument) -> BadListTokenError', async () => {
+    s3Mock.on(ListObjectsV2Command).rejects(s3Error('InvalidArgument', 400));
+    await expect(
+      createUserStorage({ config }).list(alice, { ...first, continuationToken: 'forged' }),
+    ).rejects.toBeInstanceOf(BadListTokenError);
+    // Without a token, the same answer is something else and passes through.
+    await expect(createUserStorage({ config }).list(alice, first)).rejects.toThrow(
+      'InvalidArgument',
+    );
   });
 
   test('a denied listing is passed on, not turned into an empty list', async () => {
     s3Mock.on(ListObjectsV2Command).rejects(s3Error('AccessDenied', 403));
-    await expect(createUserStorage({ config }).list(alice, 'users/google/')).rejects.toThrow(
-      'AccessDenied',
-    );
+    await expect(
+      createUserStorage({ config }).list(alice, { ...first, prefix: 'users/google/' }),
+    ).rejects.toThrow('AccessDenied');
   });
 
   test('expired user credentials mean "sign in again" (expired-session-signs-in-again)', async () => {
     s3Mock.on(ListObjectsV2Command).rejects(s3Error('ExpiredToken', 400));
     const error = await createUserStorage({ config })
-      .list(alice, PREFIX)
+      .list(alice, first)
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SignInError);
     expect(error).toMatchObject({ kind: 'restart' });

@@ -10,6 +10,8 @@
   var input = document.getElementById('file');
   var progress = document.getElementById('progress');
   var status = document.getElementById('upload-status');
+  // The folder the page shows, exactly as the app wrote it; uploads go there.
+  var folder = form.getAttribute('data-folder') || '';
 
   function fail(message, httpStatus) {
     var err = new Error(message);
@@ -140,6 +142,7 @@
       .then(function () {
         status.textContent = 'Finishing upload…';
         return post('/upload-complete', {
+          folder: folder,
           name: target.name,
           uploadId: target.uploadId,
           parts: JSON.stringify(etags),
@@ -153,10 +156,11 @@
         var abort = function () {
           throw err;
         };
-        return post('/upload-abort', { name: target.name, uploadId: target.uploadId }).then(
-          abort,
-          abort,
-        );
+        return post('/upload-abort', {
+          folder: folder,
+          name: target.name,
+          uploadId: target.uploadId,
+        }).then(abort, abort);
       });
   }
 
@@ -166,6 +170,7 @@
     if (!file) return;
     status.textContent = 'Preparing upload…';
     post('/upload-url', {
+      folder: folder,
       name: file.name,
       type: file.type || 'application/octet-stream',
       size: String(file.size),
@@ -175,7 +180,11 @@
         return (target.multipart ? uploadParts(file, target) : uploadSingle(file, target)).then(
           function () {
             status.textContent = 'Uploaded ' + target.name + '.';
-            window.location.assign('/?uploaded=' + encodeURIComponent(target.name));
+            // A message code, not text: the app writes the notice (messages-from-app).
+            var query = [];
+            if (folder) query.push('prefix=' + encodeURIComponent(folder));
+            query.push('done=uploaded', 'name=' + encodeURIComponent(folder + target.name));
+            window.location.assign('/?' + query.join('&'));
           },
         );
       })
