@@ -13,8 +13,9 @@ const TYPES: Record<string, string> = {
 const cache = new Map<string, string>();
 
 export function staticAsset(name: string): { body: string; contentType: string } | undefined {
+  // Own keys only: `constructor` or `__proto__` would find Object.prototype's members.
+  if (!Object.hasOwn(TYPES, name)) return undefined;
   const contentType = TYPES[name];
-  if (!contentType) return undefined;
   let body = cache.get(name);
   if (body === undefined) {
     body = readFileSync(join(__dirname, 'static', name), 'utf8');

@@ -27,11 +27,13 @@ export interface HttpResponse {
 
 /** Parses `a=1; b=2` cookie headers or API Gateway's `cookies` array; first value of a name wins. */
 export function parseCookies(values: readonly string[] | undefined): Record<string, string> {
-  const cookies: Record<string, string> = {};
+  const cookies = new Map<string, string>();
   for (const header of values ?? []) {
     for (const [name, value] of Object.entries(parse(header))) {
-      if (value !== undefined && !(name in cookies)) cookies[name] = value;
+      if (value !== undefined && !cookies.has(name)) cookies.set(name, value);
     }
   }
-  return cookies;
+  // A Map: `name in {}` is true for inherited names (`constructor`, `__proto__`) and would
+  // drop those cookies; fromEntries makes own properties even for them.
+  return Object.fromEntries(cookies);
 }

@@ -192,23 +192,30 @@ export class UsedStates {
 
 /** return-to-same-origin: only same-origin relative paths; everything else goes to `/`. */
 export function safeReturnTo(value: string | null): string {
-  if (!value || value.length > 512) return '/';
-  if (!value.startsWith('/') || value.startsWith('//') || value.startsWith('/\\')) return '/';
-  if (/[\u0000-\u001f\u007f\\]/.test(value)) return '/';
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(value);
-  } catch {
-    return '/';
-  }
-  if (decoded.startsWith('//') || decoded.startsWith('/\\') || /[\u0000-\u001f\\]/.test(decoded))
-    return '/';
+  if (!value || value.length > 512 || !isPlainPath(value)) return '/';
   // Resolve against a dummy origin: a different origin means an escape.
   const url = new URL(value, 'https://app.invalid');
   if (url.origin !== 'https://app.invalid') return '/';
   // Dot segments normalise away: `/.//evil`, `/%2e//evil` and `/a/..//evil` all become
-  // `//evil`, which a browser reads as another host. Judge the path we would send.
+  // `//evil`, which a browser reads as another host, and `/../%2F%2Fevil` becomes
+  // `/%2F%2Fevil`. Judge the path we would send, by the same rules as the input.
   const target = url.pathname + url.search;
-  if (target.startsWith('//') || target.startsWith('/\\')) return '/';
-  return target;
+  return isPlainPath(target) ? target : '/';
+}
+
+/** Starts with one `/`, and has no control characters or `\`, also once percent-decoded. */
+function isPlainPath(value: string): boolean {
+  if (!value.startsWith('/') || value.startsWith('//') || value.startsWith('/\\')) return false;
+  if (/[\u0000-\u001f\u007f\\]/.test(value)) return false;
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(value);
+  } catch {
+    return false;
+  }
+  return !(
+    decoded.startsWith('//') ||
+    decoded.startsWith('/\\') ||
+    /[\u0000-\u001f\\]/.test(decoded)
+  );
 }

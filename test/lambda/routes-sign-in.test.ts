@@ -53,6 +53,13 @@ describe('safeReturnTo', () => {
     },
   );
 
+  test.each(['/../%2F%2Fevil.example', '/./%2F%2Fevil.example', '/a/../%2f/evil.example'])(
+    'return-to-same-origin: %j normalises to an encoded //host, so it goes to /',
+    (value) => {
+      expect(safeReturnTo(value)).toBe('/');
+    },
+  );
+
   test('keeps a path whose dot segments normalise to a same-origin path', () => {
     expect(safeReturnTo('/a/../b/./c')).toBe('/b/c');
   });
