@@ -9,6 +9,7 @@ import { isSafeSubject } from '../../lambda/callback/names';
 import {
   SignInError,
   type SignedInIdentity,
+  type ListRequest,
   type TemporaryCredentials,
   UploadRefusedError,
   type UserStorage,
@@ -105,16 +106,18 @@ function harness() {
   /** A fake storage operation: recorded, maybe failing, then `result`. */
   const op =
     <T>(name: keyof UserStorage, result: T) =>
-    async (credentials: TemporaryCredentials, key: string): Promise<T> => {
+    async (credentials: TemporaryCredentials, target: string | ListRequest): Promise<T> => {
+      // A listing's reach is its prefix plus the folder inside it.
+      const key = typeof target === 'string' ? target : target.prefix + target.folder;
       storageCalls.push({ op: name, accessKeyId: credentials.accessKeyId, key });
       fail(name);
       return result;
     };
   const storage: UserStorage = {
-    list: op(
-      'list',
-      LISTED.map((name) => ({ name, size: 1234, lastModified: new Date(NOW) })),
-    ),
+    list: op('list', {
+      files: LISTED.map((name) => ({ name, size: 1234, lastModified: new Date(NOW) })),
+      folders: [],
+    }),
     exists: op('exists', true),
     presignGet: op('presignGet', PRESIGNED_URL),
     presignPut: op('presignPut', { url: PRESIGNED_URL, headers: { 'if-none-match': '*' } }),
@@ -857,7 +860,10 @@ describe('sign-in with any query, state, cookie and identity (fuzz)', () => {
           expect(h.storageCalls[0]).toEqual({ op: 'list', accessKeyId: 'ASIAGOOGLE', key: prefix });
           for (const call of h.storageCalls.slice(1)) {
             expect(call.key.startsWith(prefix)).toBe(true);
-            expect(call.key.slice(prefix.length)).not.toMatch(/[/\\]/);
+            // An existing name may hold folders (listed-names-round-trip), never a dot
+            // segment that a browser or a file system would resolve out of the prefix.
+            expect(call.key.slice(prefix.length).split('/')).not.toContain('..');
+            expect(call.key.slice(prefix.length).split('/')).not.toContain('.');
           }
         },
       ),
