@@ -19,7 +19,14 @@ export interface LocalHttpApiOptions {
   readonly bundle: string;
   /** The function's environment (APP_CONFIG, APP_SECRETS, NODE_EXTRA_CA_CERTS...). */
   readonly environment: Record<string, string>;
-  /** API Gateway's integration timeout. */
+  /**
+   * The function's timeout, its `Timeout` in the synthesized template
+   * ({@link functionTimeoutMs}). The handler's context reports the time left before it; an
+   * invocation still running then is abandoned and answered as API Gateway answers a
+   * Lambda timeout, and its process is replaced, as Lambda resets a timed-out environment.
+   */
+  readonly functionTimeoutMs: number;
+  /** API Gateway's integration timeout. @default 29_000 */
   readonly timeoutMs?: number;
   readonly log?: (entry: Record<string, unknown>) => void;
   /** @default DEFAULT_TIMEOUTS */
@@ -28,39 +35,130 @@ export interface LocalHttpApiOptions {
 
 const MAX_BODY_BYTES = 10 * 1024 * 1024; // API Gateway's payload limit
 
-export async function startLocalHttpApi(options: LocalHttpApiOptions): Promise<RunningServer> {
-  const child = await startRunner(options);
-  const pending = new Map<
+/** CloudFormation's default when a function sets no `Timeout`. */
+const DEFAULT_FUNCTION_TIMEOUT_SECONDS = 3;
+
+/** The `Timeout` of the function whose code is `bundle` (in the assembly), in ms. */
+export function functionTimeoutMs(template: Record<string, unknown>, bundle: string): number {
+  const assetDir = path.basename(path.dirname(bundle));
+  const resources = (template.Resources ?? {}) as Record<
     string,
-    { resolve: (r: APIGatewayProxyStructuredResultV2) => void; reject: (e: Error) => void }
-  >();
-  child.on(
-    'message',
-    (m: { id?: string; result?: APIGatewayProxyStructuredResultV2; error?: string }) => {
-      const p = m.id ? pending.get(m.id) : undefined;
-      if (!p) return;
-      pending.delete(m.id!);
-      if (m.error) p.reject(new Error(m.error));
-      else p.resolve(m.result ?? {});
-    },
-  );
-  child.on('exit', () => {
-    for (const p of pending.values()) p.reject(new Error('the function process exited'));
-    pending.clear();
-  });
-  const invoke = (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> =>
-    new Promise((resolve, reject) => {
+    { Type?: string; Metadata?: Record<string, unknown>; Properties?: { Timeout?: unknown } }
+  >;
+  for (const r of Object.values(resources)) {
+    if (r.Type === 'AWS::Lambda::Function' && r.Metadata?.['aws:asset:path'] === assetDir) {
+      const timeout = r.Properties?.Timeout;
+      if (timeout === undefined) return DEFAULT_FUNCTION_TIMEOUT_SECONDS * 1000;
+      if (typeof timeout !== 'number' || !(timeout > 0))
+        throw new Error(`the function's Timeout is not a number of seconds: ${String(timeout)}`);
+      return timeout * 1000;
+    }
+  }
+  throw new Error(`no AWS::Lambda::Function in the template has the asset ${assetDir}`);
+}
+
+type Result = APIGatewayProxyStructuredResultV2;
+
+/** An invocation API Gateway stopped waiting for, and why. */
+class InvocationTimeout extends Error {
+  constructor(readonly limit: 'function' | 'integration') {
+    super(`${limit} timeout`);
+  }
+}
+
+/** One function process and the invocations it is running. */
+interface Runner {
+  /** The process, once it has loaded the bundle. */
+  readonly ready: Promise<ChildProcess>;
+  readonly pending: Map<string, { resolve: (r: Result) => void; reject: (e: Error) => void }>;
+  /** Takes no new invocations; stopped once those it runs have ended. */
+  retired: boolean;
+}
+
+export async function startLocalHttpApi(options: LocalHttpApiOptions): Promise<RunningServer> {
+  const integrationMs = options.timeoutMs ?? 29_000;
+  const runners = new Set<Runner>();
+  let closed = false;
+
+  const newRunner = (): Runner => {
+    const runner: Runner = { ready: startRunner(options), pending: new Map(), retired: false };
+    runners.add(runner);
+    runner.ready.then(
+      (child) => {
+        child.on('message', (m: { id?: string; result?: Result; error?: string }) => {
+          const p = m.id ? runner.pending.get(m.id) : undefined;
+          if (!p) return; // abandoned at its timeout: the late answer is dropped
+          runner.pending.delete(m.id!);
+          if (m.error) p.reject(new Error(m.error));
+          else p.resolve(m.result ?? {});
+          stopWhenIdle(runner);
+        });
+        child.on('exit', () => {
+          runners.delete(runner);
+          for (const p of runner.pending.values())
+            p.reject(new Error('the function process exited'));
+          runner.pending.clear();
+          // A crashed process is replaced, as Lambda starts a new environment.
+          retire(runner);
+        });
+      },
+      () => {
+        runners.delete(runner);
+        retire(runner);
+      },
+    );
+    return runner;
+  };
+  let current = newRunner();
+  await current.ready;
+
+  /** No new invocations for `runner`; the next ones go to a fresh process. */
+  function retire(runner: Runner): void {
+    if (runner.retired) return;
+    runner.retired = true;
+    if (runner === current && !closed) current = newRunner();
+    stopWhenIdle(runner);
+  }
+
+  function stopWhenIdle(runner: Runner): void {
+    if (runner.retired && runner.pending.size === 0)
+      void runner.ready.then(
+        (child) => child.kill(),
+        () => undefined,
+      );
+  }
+
+  async function invoke(event: APIGatewayProxyEventV2): Promise<Result> {
+    const runner = current;
+    const child = await runner.ready;
+    // Replaced while it started (a crash): the fresh process takes the invocation.
+    if (runner.retired && runner !== current) return invoke(event);
+    return new Promise((resolve, reject) => {
       const id = event.requestContext.requestId;
-      const timer = setTimeout(() => {
-        pending.delete(id);
-        reject(Object.assign(new Error('integration timeout'), { timeout: true }));
-      }, options.timeoutMs ?? 29_000);
-      pending.set(id, {
+      const functionLimit = options.functionTimeoutMs <= integrationMs;
+      const timer = setTimeout(
+        () => {
+          runner.pending.delete(id);
+          reject(new InvocationTimeout(functionLimit ? 'function' : 'integration'));
+          // Lambda ends a timed-out invocation by resetting its environment; other
+          // invocations in this process may finish first.
+          if (functionLimit) retire(runner);
+          stopWhenIdle(runner);
+        },
+        Math.min(options.functionTimeoutMs, integrationMs),
+      );
+      runner.pending.set(id, {
         resolve: (r) => (clearTimeout(timer), resolve(r)),
         reject: (e) => (clearTimeout(timer), reject(e)),
       });
-      child.send({ id, event });
+      child.send({ id, event, deadline: Date.now() + options.functionTimeoutMs }, (err) => {
+        if (!err) return;
+        const p = runner.pending.get(id);
+        runner.pending.delete(id);
+        p?.reject(err);
+      });
     });
+  }
 
   const server = createSandboxServer(
     options.tls,
@@ -91,20 +189,24 @@ export async function startLocalHttpApi(options: LocalHttpApiOptions): Promise<R
               ms: Date.now() - started,
             });
           },
-          (err: Error & { timeout?: boolean }) => {
-            const status = err.timeout ? 504 : 502;
+          (err: Error) => {
+            const [status, message] =
+              err instanceof InvocationTimeout
+                ? err.limit === 'function'
+                  ? // A function that times out is a function error: an HTTP API
+                    // answers it like any other, with a bare 500.
+                    [500, 'Internal Server Error']
+                  : [504, 'Service Unavailable']
+                : [502, 'Internal Server Error'];
             options.log?.({
               requestId: event.requestContext.requestId,
               path: event.rawPath,
               status,
               error: err.message.split('\n')[0],
+              ms: Date.now() - started,
             });
             res.writeHead(status, { 'content-type': 'application/json' });
-            res.end(
-              JSON.stringify({
-                message: err.timeout ? 'Service Unavailable' : 'Internal Server Error',
-              }),
-            );
+            res.end(JSON.stringify({ message }));
           },
         );
       });
@@ -116,9 +218,14 @@ export async function startLocalHttpApi(options: LocalHttpApiOptions): Promise<R
     url: `https://127.0.0.1:${port}`,
     port,
     close: async () => {
+      closed = true;
       await new Promise<void>((r) => server.close(() => r()));
       server.closeAllConnections?.();
-      child.kill();
+      for (const runner of runners)
+        void runner.ready.then(
+          (child) => child.kill(),
+          () => undefined,
+        );
     },
   };
 }

@@ -11,7 +11,7 @@ import { SessionStore } from './contracts';
 import { startDevIdp } from './dev-idp';
 import { cdkFeatureFlags } from './feature-flags';
 import { devIdpEndpoints } from './dev-idp-client';
-import { startLocalHttpApi } from './http-api';
+import { functionTimeoutMs, startLocalHttpApi } from './http-api';
 import { loadPolicyModel, roleTrusting, type PolicyModel } from './policy';
 import { startLocalS3 } from './s3';
 import {
@@ -149,6 +149,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
         APP_SECRETS: JSON.stringify(sandboxSecrets(dataDir)),
         NODE_EXTRA_CA_CERTS: tls.caFile,
       },
+      functionTimeoutMs: functionTimeoutMs(template, bundle),
       log,
     });
     started.push(api);

@@ -48,17 +48,31 @@ export function appFromEnvironment(env: NodeJS.ProcessEnv = process.env): App {
     clock,
     secrets,
     idp: createIdentityProviders({ secrets, clock }),
-    sts: createTokenExchange({ config }),
+    sts: createTokenExchange({ config, clock }),
     storage: createUserStorage({ config }),
     log: (entry) => console.log(JSON.stringify(entry)),
   });
+}
+
+/** What the adapter uses of the Lambda context (the local runner provides the same). */
+export interface InvocationContext {
+  /** Milliseconds until the function times out. */
+  getRemainingTimeInMillis(): number;
+}
+
+/** When the invocation times out, by the system clock the app uses. */
+function deadlineOf(context: InvocationContext | undefined): number | undefined {
+  return context ? Date.now() + context.getRemainingTimeInMillis() : undefined;
 }
 
 let app: App | undefined;
 
 export const handler = async (
   event: APIGatewayProxyEventV2,
+  context?: InvocationContext,
 ): Promise<APIGatewayProxyStructuredResultV2> => {
   app ??= appFromEnvironment();
-  return toResult(await app(toRequest(event)));
+  // Outbound calls are budgeted against it, so a slow IdP or STS gets our 502/503 page
+  // out before the function times out into API Gateway's bare error.
+  return toResult(await app(toRequest(event), deadlineOf(context)));
 };

@@ -2,13 +2,8 @@ import * as jose from 'jose';
 import * as oidc from 'openid-client';
 import type { ProviderSettings } from '../../common/app-config';
 import { fail } from './idp-errors';
-import {
-  CLOCK_TOLERANCE_SECONDS,
-  HTTP_TIMEOUT_SECONDS,
-  isObject,
-  type IdpContext,
-} from './idp-shared';
-import type { ExpectedAuthorization } from './ports';
+import { budgetedFetch, CLOCK_TOLERANCE_SECONDS, isObject, type IdpContext } from './idp-shared';
+import type { Budget, ExpectedAuthorization } from './ports';
 
 /**
  * Google documents two spellings of its ID tokens' `iss`: `https://accounts.google.com`
@@ -25,6 +20,7 @@ export async function verifyGoogleAlias(
   tokenResponse: Response,
   alias: string,
   expected: ExpectedAuthorization,
+  budget: Budget,
 ): Promise<{ idToken: string; accessToken: string; claims: jose.JWTPayload }> {
   let body: unknown;
   try {
@@ -39,7 +35,7 @@ export async function verifyGoogleAlias(
   ) {
     throw fail('idp_unavailable', provider, 'token response without id_token or access_token');
   }
-  const keys = await fetchJwks(ctx, provider, server);
+  const keys = await fetchJwks(ctx, provider, server, budget);
   const algorithms = (server.id_token_signing_alg_values_supported ?? ['RS256']).filter(
     (alg) => alg !== 'none' && !alg.startsWith('HS'),
   );
@@ -62,7 +58,12 @@ export async function verifyGoogleAlias(
   return { idToken: body.id_token, accessToken: body.access_token, claims };
 }
 
-async function fetchJwks(ctx: IdpContext, provider: ProviderSettings, server: oidc.ServerMetadata) {
+async function fetchJwks(
+  ctx: IdpContext,
+  provider: ProviderSettings,
+  server: oidc.ServerMetadata,
+  budget: Budget,
+) {
   if (!server.jwks_uri) throw fail('idp_unavailable', provider, 'no jwks_uri in discovery');
   const url = new URL(server.jwks_uri);
   if (url.protocol !== 'https:' && !(ctx.allowInsecureRequests && url.protocol === 'http:')) {
@@ -70,10 +71,9 @@ async function fetchJwks(ctx: IdpContext, provider: ProviderSettings, server: oi
   }
   let jwks: unknown;
   try {
-    const response = await ctx.fetch(url, {
+    const response = await budgetedFetch(ctx, budget)(url, {
       headers: { accept: 'application/json' },
       redirect: 'manual',
-      signal: AbortSignal.timeout(HTTP_TIMEOUT_SECONDS * 1000),
     });
     if (response.status !== 200) throw new Error(`status ${response.status}`);
     jwks = await response.json();

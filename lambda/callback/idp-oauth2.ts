@@ -11,7 +11,7 @@ import {
   type IdpContext,
 } from './idp-shared';
 import { isSafeSubject } from './names';
-import type { ExpectedAuthorization, SignedInIdentity } from './ports';
+import type { Budget, ExpectedAuthorization, SignedInIdentity } from './ports';
 
 /**
  * The plain OAuth 2.0 families (`amazon`, `facebook`): built server metadata, scopes,
@@ -61,9 +61,10 @@ export async function finishOAuth2(
   secret: string,
   currentUrl: URL,
   expected: ExpectedAuthorization,
+  budget: Budget,
 ): Promise<SignedInIdentity> {
   const family = oauth2Family(provider);
-  const call: CallState = { phase: 'callback', keepTokenResponse: false };
+  const call: CallState = { phase: 'callback', keepTokenResponse: false, budget };
   const config = configuration(ctx, provider, server, call, secret);
   let accessToken: string;
   try {

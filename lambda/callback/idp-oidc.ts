@@ -4,6 +4,7 @@ import type { ProviderSettings } from '../../common/app-config';
 import { fail, toSignInError } from './idp-errors';
 import { googleIssuerAlias, isIssuerMismatch, verifyGoogleAlias } from './idp-google';
 import {
+  budgetedFetch,
   configuration,
   displayNameOf,
   HTTP_TIMEOUT_SECONDS,
@@ -12,7 +13,12 @@ import {
   type IdpContext,
 } from './idp-shared';
 import { isSafeSubject } from './names';
-import { SignInError, type ExpectedAuthorization, type SignedInIdentity } from './ports';
+import {
+  type Budget,
+  SignInError,
+  type ExpectedAuthorization,
+  type SignedInIdentity,
+} from './ports';
 
 /**
  * The OpenID Connect families (`google`, `oidc`): server metadata, scopes, and the
@@ -31,8 +37,9 @@ export function oidcScopes(provider: ProviderSettings): string[] {
 export function oidcServerMetadata(
   ctx: IdpContext,
   provider: ProviderSettings,
+  budget: Budget,
 ): Promise<oidc.ServerMetadata> {
-  return explicitOidcServer(provider) ?? discover(ctx, provider);
+  return explicitOidcServer(provider) ?? discover(ctx, provider, budget);
 }
 
 /**
@@ -52,14 +59,18 @@ function explicitOidcServer(provider: ProviderSettings): Promise<oidc.ServerMeta
   });
 }
 
-async function discover(ctx: IdpContext, provider: ProviderSettings): Promise<oidc.ServerMetadata> {
+async function discover(
+  ctx: IdpContext,
+  provider: ProviderSettings,
+  budget: Budget,
+): Promise<oidc.ServerMetadata> {
   const issuer = provider.issuer;
   if (!issuer) throw fail('idp_unavailable', provider, `family ${provider.family} needs an issuer`);
   let config: oidc.Configuration;
   try {
     // openid-client refuses a document whose issuer is not the URL we asked (discovery-issuer-match).
     config = await oidc.discovery(new URL(issuer), provider.clientId, undefined, undefined, {
-      [oidc.customFetch]: toCustomFetch(ctx.fetch),
+      [oidc.customFetch]: toCustomFetch(budgetedFetch(ctx, budget)),
       timeout: HTTP_TIMEOUT_SECONDS,
       execute: ctx.allowInsecureRequests ? [oidc.allowInsecureRequests] : [],
     });
@@ -86,8 +97,13 @@ export async function finishOidc(
   secret: string,
   currentUrl: URL,
   expected: ExpectedAuthorization,
+  budget: Budget,
 ): Promise<SignedInIdentity> {
-  const call: CallState = { phase: 'callback', keepTokenResponse: provider.family === 'google' };
+  const call: CallState = {
+    phase: 'callback',
+    keepTokenResponse: provider.family === 'google',
+    budget,
+  };
   const config = configuration(ctx, provider, server, call, secret);
   let idToken: string;
   let accessToken: string;
@@ -121,6 +137,7 @@ export async function finishOidc(
       call.tokenResponse,
       alias,
       expected,
+      budget,
     ));
   } finally {
     rememberJwks(ctx, provider, config);
@@ -168,6 +185,8 @@ function checkAudience(provider: ProviderSettings, claims: jose.JWTPayload): voi
   }
 }
 
-function toCustomFetch(f: typeof fetch): oidc.CustomFetch {
+function toCustomFetch(
+  f: (url: string, init?: RequestInit) => Promise<Response>,
+): oidc.CustomFetch {
   return (url, options) => f(url, options as RequestInit);
 }

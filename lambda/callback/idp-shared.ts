@@ -1,13 +1,18 @@
 import * as oidc from 'openid-client';
 import type { ProviderSettings } from '../../common/app-config';
 import { isOidcFamily } from '../../common/provider-facts';
+import type { Budget } from './ports';
 
 /**
  * What the OpenID Connect and the OAuth 2.0 sign-ins share: the per-container context,
  * the per-call openid-client Configuration and client authentication, small helpers.
  */
 
-/** Per request to an IdP; API Gateway gives the whole Lambda invocation 29 s. */
+/**
+ * Per request to an IdP, at most: a sign-in makes up to three (token, JWKS, userinfo or
+ * profile) and the function has 15 s, so each also stops at the request's budget
+ * (budget.ts) to leave time for the 502 page.
+ */
 export const HTTP_TIMEOUT_SECONDS = 10;
 
 /** Allowed clock difference with the IdP for `exp` / `nbf` (id-token-expiry). */
@@ -27,6 +32,8 @@ export interface CallState {
   tokenResponse?: Response;
   /** Whether to keep `tokenResponse` (Google only). */
   keepTokenResponse: boolean;
+  /** The request's time budget: every IdP request of this call gets at most what it allows. */
+  readonly budget: Budget;
 }
 
 /** Per provider and container; mutable, filled on first use. */
@@ -68,11 +75,12 @@ export function configuration(
   const config = new oidc.Configuration(server, provider.clientId, metadata, auth);
   if (ctx.allowInsecureRequests) oidc.allowInsecureRequests(config);
   config.timeout = HTTP_TIMEOUT_SECONDS;
+  const fetchWithin = budgetedFetch(ctx, call.budget);
   config[oidc.customFetch] = async (url, options) => {
     // The first request after the callback checks is the token request: from here on a
     // failure is the IdP's answer, not a forged callback.
     if (call.phase === 'callback') call.phase = 'token';
-    const response = await ctx.fetch(url, options as RequestInit);
+    const response = await fetchWithin(url, options as RequestInit);
     if (call.keepTokenResponse && call.phase === 'token' && !call.tokenResponse) {
       call.tokenResponse = response.clone();
     }
@@ -86,6 +94,24 @@ export function configuration(
     if (jwks) oidc.setJwksCache(config, jwks);
   }
   return config;
+}
+
+/**
+ * `ctx.fetch` with each request aborted at {@link HTTP_TIMEOUT_SECONDS} or at what the
+ * budget allows, whichever comes first; with too little left it is not sent at all. Both
+ * fail as a timeout, which is idp_unavailable (idp-failure-502).
+ */
+export function budgetedFetch(
+  ctx: IdpContext,
+  budget: Budget,
+): (url: string | URL, init?: RequestInit) => Promise<Response> {
+  return async (url, init) => {
+    const ms = budget.callMs(HTTP_TIMEOUT_SECONDS * 1000);
+    if (ms === 0)
+      throw new DOMException('no time left before the request deadline', 'TimeoutError');
+    // Replaces openid-client's own timeout signal, which is the cap alone.
+    return ctx.fetch(url, { ...init, signal: budget.abortAfter(ms) });
+  };
 }
 
 /** Keeps the JWKS openid-client fetched during this call for the next Configuration. */

@@ -1,11 +1,13 @@
 import * as oidc from 'openid-client';
 import type { ProviderSettings } from '../../common/app-config';
+import { createBudget } from './budget';
 import { fail, toSignInError } from './idp-errors';
 import { finishOAuth2, oauth2Scopes, oauth2Server } from './idp-oauth2';
 import { finishOidc, oidcScopes, oidcServerMetadata } from './idp-oidc';
 import { configuration, isOidc, type IdpContext, type ProviderCache } from './idp-shared';
 import type {
   AuthorizationStart,
+  Budget,
   Clock,
   ExpectedAuthorization,
   IdentityProviders,
@@ -30,7 +32,7 @@ export interface IdentityProviderDeps {
   /** Reads the OAuth client secrets (`ProviderSettings.clientSecretId`). */
   readonly secrets: SecretStore;
   /**
-   * Time for token expiry checks.
+   * Time for token expiry checks and call budgets.
    * @default - the system clock
    */
   readonly clock?: Clock;
@@ -48,15 +50,17 @@ export interface IdentityProviderDeps {
 }
 
 export function createIdentityProviders(deps: IdentityProviderDeps): IdentityProviders {
-  // Per container: discovery and JWKS per provider, client secrets per id. A failed
-  // lookup is forgotten, so one IdP or Secrets Manager hiccup does not stick.
+  // Per container: discovery and JWKS per provider. A failed lookup is forgotten, so
+  // one IdP hiccup does not stick. Client secrets are not kept here: the secret store's
+  // cache decides how long they live, so a rotated one is picked up.
   const providers = new Map<string, ProviderCache>();
-  const secrets = new Map<string, Promise<string>>();
 
+  const clock: Clock = deps.clock ?? { now: () => Date.now() };
+  const noDeadline = createBudget(clock);
   const ctx: IdpContext = {
     fetch: deps.fetch ?? ((input, init) => fetch(input, init)),
     allowInsecureRequests: deps.allowInsecureRequests === true,
-    now: () => deps.clock?.now() ?? Date.now(),
+    now: () => clock.now(),
     cacheOf(provider) {
       const key = `${provider.family}|${provider.name}|${provider.issuer ?? ''}`;
       let entry = providers.get(key);
@@ -68,25 +72,14 @@ export function createIdentityProviders(deps: IdentityProviderDeps): IdentityPro
     },
   };
 
-  function clientSecret(provider: ProviderSettings): Promise<string> {
-    let secret = secrets.get(provider.clientSecretId);
-    if (!secret) {
-      secret = deps.secrets.get(provider.clientSecretId);
-      secrets.set(provider.clientSecretId, secret);
-      const pending = secret;
-      pending.catch(() => {
-        if (secrets.get(provider.clientSecretId) === pending)
-          secrets.delete(provider.clientSecretId);
-      });
-    }
-    return secret;
-  }
-
-  function serverMetadata(provider: ProviderSettings): Promise<oidc.ServerMetadata> {
+  function serverMetadata(
+    provider: ProviderSettings,
+    budget: Budget,
+  ): Promise<oidc.ServerMetadata> {
     const cache = ctx.cacheOf(provider);
     if (!cache.server) {
       const server = isOidc(provider)
-        ? oidcServerMetadata(ctx, provider)
+        ? oidcServerMetadata(ctx, provider, budget)
         : Promise.resolve(oauth2Server(provider));
       cache.server = server;
       server.catch(() => {
@@ -99,11 +92,13 @@ export function createIdentityProviders(deps: IdentityProviderDeps): IdentityPro
   async function start(
     provider: ProviderSettings,
     redirectUri: string,
+    budget: Budget = noDeadline,
   ): Promise<AuthorizationStart> {
-    const server = await serverMetadata(provider);
+    const server = await serverMetadata(provider, budget);
     const config = configuration(ctx, provider, server, {
       phase: 'discovery',
       keepTokenResponse: false,
+      budget,
     });
     const state = oidc.randomState();
     const codeVerifier = oidc.randomPKCECodeVerifier();
@@ -135,6 +130,7 @@ export function createIdentityProviders(deps: IdentityProviderDeps): IdentityPro
     callbackUrl: URL,
     expected: ExpectedAuthorization,
     redirectUri: string,
+    budget: Budget = noDeadline,
   ): Promise<SignedInIdentity> {
     if (!nonEmpty(expected.state) || !nonEmpty(expected.codeVerifier)) {
       throw fail('bad_request', provider, 'no state or code verifier for this sign-in');
@@ -142,15 +138,15 @@ export function createIdentityProviders(deps: IdentityProviderDeps): IdentityPro
     if (isOidc(provider) && !nonEmpty(expected.nonce)) {
       throw fail('bad_request', provider, 'no nonce for this OpenID Connect sign-in');
     }
-    const server = await serverMetadata(provider);
-    const secret = await clientSecret(provider);
+    const server = await serverMetadata(provider, budget);
+    const secret = await deps.secrets.get(provider.clientSecretId, budget);
     // The token request's redirect_uri is the configured one, whatever host the request
     // came in on (redirect-uri-from-config); only the query of the callback is taken.
     const currentUrl = new URL(normalizedRedirectUri(redirectUri));
     currentUrl.search = callbackUrl.search;
     return isOidc(provider)
-      ? finishOidc(ctx, provider, server, secret, currentUrl, expected)
-      : finishOAuth2(ctx, provider, server, secret, currentUrl, expected);
+      ? finishOidc(ctx, provider, server, secret, currentUrl, expected, budget)
+      : finishOAuth2(ctx, provider, server, secret, currentUrl, expected, budget);
   }
 
   return { start, finish };

@@ -8,11 +8,37 @@ import type { ProviderSettings } from '../../common/app-config';
 /** Milliseconds since the epoch. */
 export interface Clock {
   now(): number;
+  /**
+   * A signal that aborts with a `TimeoutError` once `ms` of this clock's time have passed;
+   * a fake clock fakes it too, so tests of timeouts need no real waiting.
+   * @default - AbortSignal.timeout (real time)
+   */
+  abortAfter?(ms: number): AbortSignal;
+}
+
+/**
+ * How long one request's outbound calls may still take: each call gets its own cap or
+ * less, so that the last one gives up in time to answer with a page (see budget.ts).
+ */
+export interface Budget {
+  /**
+   * Milliseconds until the deadline less the time kept back to answer (Infinity without a
+   * deadline); may be negative.
+   */
+  leftMs(): number;
+  /**
+   * Milliseconds a call whose own limit is `capMs` may take if started now: the cap, or
+   * less when the deadline comes sooner. 0 when too little is left to start it.
+   */
+  callMs(capMs: number): number;
+  /** A signal that aborts with a `TimeoutError` after `ms` (Infinity: never). */
+  abortAfter(ms: number): AbortSignal;
 }
 
 /** Secrets by id (Secrets Manager in AWS). */
 export interface SecretStore {
-  get(id: string): Promise<string>;
+  /** @param budget the request's time budget; @default - no deadline, the store's own cap */
+  get(id: string, budget?: Budget): Promise<string>;
 }
 
 /** What the core keeps (encrypted, in a short-lived cookie) between /login and the callback. */
@@ -44,17 +70,24 @@ export interface SignedInIdentity {
 
 /** OAuth 2.0 / OpenID Connect relying-party operations for one provider. */
 export interface IdentityProviders {
-  start(provider: ProviderSettings, redirectUri: string): Promise<AuthorizationStart>;
+  /** @param budget the request's time budget (discovery); @default - no deadline, each call's own cap */
+  start(
+    provider: ProviderSettings,
+    redirectUri: string,
+    budget?: Budget,
+  ): Promise<AuthorizationStart>;
   /**
    * Validates the authorization response (state, iss), redeems the code with PKCE,
    * validates the ID token (OIDC) or reads the profile (OAuth 2.0).
    * @param callbackUrl the full callback URL as received (query included)
+   * @param budget the request's time budget; @default - no deadline, each call's own cap
    */
   finish(
     provider: ProviderSettings,
     callbackUrl: URL,
     expected: ExpectedAuthorization,
     redirectUri: string,
+    budget?: Budget,
   ): Promise<SignedInIdentity>;
 }
 
@@ -69,7 +102,12 @@ export interface TemporaryCredentials {
 
 /** STS AssumeRoleWithWebIdentity for one provider's role. */
 export interface TokenExchange {
-  assume(provider: ProviderSettings, identity: SignedInIdentity): Promise<TemporaryCredentials>;
+  /** @param budget the request's time budget; @default - no deadline, each attempt's own cap */
+  assume(
+    provider: ProviderSettings,
+    identity: SignedInIdentity,
+    budget?: Budget,
+  ): Promise<TemporaryCredentials>;
 }
 
 export interface StoredObject {

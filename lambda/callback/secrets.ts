@@ -1,9 +1,17 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { AppConfig } from '../../common/app-config';
-import type { Clock, SecretStore } from './ports';
+import { createBudget, OutOfTimeError } from './budget';
+import type { Budget, Clock, SecretStore } from './ports';
 
-/** Secrets are cached per container for a few minutes, so a rotated value is picked up. */
-const TTL_MS = 5 * 60_000;
+/**
+ * Secrets are cached per container for a few minutes, so a rotated value is picked up.
+ * The one cache for every secret: the cookie key and the client secrets are re-read
+ * through it, never kept longer elsewhere.
+ */
+export const SECRET_TTL_MS = 5 * 60_000;
+
+/** Secrets Manager answers in tens of milliseconds; a call taking longer is stuck. */
+const CALL_CAP_MS = 3_000;
 
 export function createSecretsManagerStore(
   config: AppConfig,
@@ -14,16 +22,32 @@ export function createSecretsManagerStore(
     client ??
     new SecretsManagerClient({ region: config.region, endpoint: config.endpoints?.secretsManager });
   const cache = new Map<string, { value: Promise<string>; until: number }>();
+  const noDeadline = createBudget(clock);
   return {
-    get(id: string): Promise<string> {
+    get(id: string, budget: Budget = noDeadline): Promise<string> {
       const hit = cache.get(id);
       if (hit && hit.until > clock.now()) return hit.value;
-      const value = sm.send(new GetSecretValueCommand({ SecretId: id })).then((r) => {
-        if (typeof r.SecretString !== 'string') throw new Error(`secret ${id} has no string value`);
-        return r.SecretString;
+      const ms = budget.callMs(CALL_CAP_MS);
+      if (ms === 0) return Promise.reject(new OutOfTimeError(`Secrets Manager ${id}`));
+      const signal = budget.abortAfter(ms);
+      const value = sm
+        .send(new GetSecretValueCommand({ SecretId: id }), { abortSignal: signal })
+        .then(
+          (r) => {
+            if (typeof r.SecretString !== 'string')
+              throw new Error(`secret ${id} has no string value`);
+            return r.SecretString;
+          },
+          (err: unknown) => {
+            throw signal.aborted ? new OutOfTimeError(`Secrets Manager ${id}`) : err;
+          },
+        );
+      const entry = { value, until: clock.now() + SECRET_TTL_MS };
+      cache.set(id, entry);
+      // Forgotten on failure, so the next request asks again.
+      value.catch(() => {
+        if (cache.get(id) === entry) cache.delete(id);
       });
-      cache.set(id, { value, until: clock.now() + TTL_MS });
-      value.catch(() => cache.delete(id));
       return value;
     },
   };

@@ -68,8 +68,8 @@ export interface SessionCookiesOptions {
 export class SessionCookies {
   readonly loginName: string;
   readonly sessionName: string;
-  /** Fetched once per container; forgotten on failure so the next request retries. */
-  private sealer: Promise<CookieSealer> | undefined;
+  /** The sealer of the last cookie-key value seen, so keys are derived once per value. */
+  private sealer: { readonly secret: string; readonly sealer: CookieSealer } | undefined;
 
   constructor(private readonly options: SessionCookiesOptions) {
     this.loginName = options.secure ? '__Host-wif-login' : 'wif-login';
@@ -130,15 +130,16 @@ export class SessionCookies {
     return token !== null && safeEqual(token, session.csrf);
   }
 
-  private getSealer(): Promise<CookieSealer> {
-    this.sealer ??= this.options.secrets.get(this.options.config.cookieKeySecretId).then(
-      (s) => CookieSealer.fromSecret(s),
-      (err) => {
-        this.sealer = undefined;
-        throw err;
-      },
-    );
-    return this.sealer;
+  /**
+   * Asks the secret store every time: its cache (secrets.ts) decides how long a value
+   * lives, so a rotated key (a new first line) seals new cookies within that TTL, while
+   * the old lines kept below it still open the cookies sealed before.
+   */
+  private async getSealer(): Promise<CookieSealer> {
+    const secret = await this.options.secrets.get(this.options.config.cookieKeySecretId);
+    if (this.sealer?.secret !== secret)
+      this.sealer = { secret, sealer: CookieSealer.fromSecret(secret) };
+    return this.sealer.sealer;
   }
 
   private cookieOptions(maxAge: number): SerializeOptions {

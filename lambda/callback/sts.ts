@@ -2,7 +2,10 @@ import { createHash } from 'node:crypto';
 import { AssumeRoleWithWebIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import type { AppConfig, ProviderSettings } from '../../common/app-config';
 import { providerFacts } from '../../common/provider-facts';
+import { createBudget, MIN_CALL_MS } from './budget';
 import {
+  type Budget,
+  type Clock,
   SignInError,
   type SignedInIdentity,
   type TemporaryCredentials,
@@ -21,6 +24,8 @@ export const MAX_WEB_IDENTITY_TOKEN_LENGTH = 20_000;
 const DEFAULT_MAX_ATTEMPTS = 3;
 const BACKOFF_BASE_MS = 100;
 const BACKOFF_CAP_MS = 1_000;
+/** One attempt at most (the client's request timeout); less when the request's budget says so. */
+const ATTEMPT_CAP_MS = 6_000;
 
 export interface TokenExchangeDeps {
   readonly config: AppConfig;
@@ -32,6 +37,8 @@ export interface TokenExchangeDeps {
   readonly random?: () => number;
   /** Calls per sign-in for transient failures. @default 3 */
   readonly maxAttempts?: number;
+  /** For the budget of calls made without one. @default - the system clock */
+  readonly clock?: Clock;
 }
 
 export function createTokenExchange(deps: TokenExchangeDeps): TokenExchange {
@@ -40,11 +47,13 @@ export function createTokenExchange(deps: TokenExchangeDeps): TokenExchange {
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const random = deps.random ?? Math.random;
   const maxAttempts = Math.max(1, deps.maxAttempts ?? DEFAULT_MAX_ATTEMPTS);
+  const noDeadline = createBudget(deps.clock ?? { now: () => Date.now() });
 
   return {
     async assume(
       provider: ProviderSettings,
       identity: SignedInIdentity,
+      budget: Budget = noDeadline,
     ): Promise<TemporaryCredentials> {
       const token = identity.webIdentityToken;
       if (token.length > MAX_WEB_IDENTITY_TOKEN_LENGTH) {
@@ -69,17 +78,32 @@ export function createTokenExchange(deps: TokenExchangeDeps): TokenExchange {
           : {}),
       };
 
+      // Each attempt and backoff fits the request's budget: past it, 503 with Retry-After
+      // right away rather than the function timing out (sts-retry-then-503).
+      const outOfTime = (attempts: number, what: string) =>
+        new SignInError(
+          'sts_unavailable',
+          UNAVAILABLE_MESSAGE,
+          `${provider.name}: STS AssumeRoleWithWebIdentity ${what} after ${attempts} attempt(s): no time left before the request deadline`,
+        );
       for (let attempt = 1; ; attempt++) {
+        const ms = budget.callMs(ATTEMPT_CAP_MS);
+        if (ms === 0) throw outOfTime(attempt - 1, attempt === 1 ? 'not tried' : 'not tried again');
+        const abortSignal = budget.abortAfter(ms);
         let output;
         try {
-          output = await sts.send(new AssumeRoleWithWebIdentityCommand(input));
+          output = await sts.send(new AssumeRoleWithWebIdentityCommand(input), { abortSignal });
         } catch (err) {
+          if (abortSignal.aborted) throw outOfTime(attempt, 'stopped');
           const outcome = classify(err);
           if (outcome.kind === 'retry' && attempt < maxAttempts) {
             // Full jitter (AWS Architecture Blog, "Exponential Backoff And Jitter"):
             // spreads the retries of many Lambdas hitting the same throttle.
             const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** (attempt - 1));
-            await sleep(Math.floor(random() * ceiling));
+            const delay = Math.floor(random() * ceiling);
+            // No backoff that leaves too little for the attempt after it.
+            if (budget.leftMs() - delay < MIN_CALL_MS) throw outOfTime(attempt, 'not tried again');
+            await sleep(delay);
             continue;
           }
           throw toSignInError(outcome, err, provider, attempt, token);
@@ -143,7 +167,7 @@ export function createStsClient(config: AppConfig): STSClient {
     },
     // We retry ourselves, with our own error mapping (sts-retry-then-503).
     maxAttempts: 1,
-    // Three attempts and their backoff must fit in API Gateway's 29 s.
+    // Caps per attempt; the request's budget shortens them near the deadline.
     requestHandler: {
       connectionTimeout: 3_000,
       requestTimeout: 6_000,

@@ -710,7 +710,7 @@ describe('every route, any input (fuzz)', () => {
 
   // Known bug found by the property above: createApp empties a HEAD answer's body only
   // on success, not when its error handler answers. Flip to `test` once fixed.
-  test.failing('a HEAD answered by the error handler has no body', async () => {
+  test('a HEAD answered by the error handler has no body', async () => {
     h.failure.port = 'start';
     h.failure.error = new Error(DETAIL);
     const { res } = await send(h, {

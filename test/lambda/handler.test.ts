@@ -119,6 +119,32 @@ describe('API Gateway v2 adapter', () => {
     }
   });
 
+  test("the handler budgets outbound calls by the Lambda context's remaining time", async () => {
+    process.env.APP_CONFIG = APP_CONFIG;
+    process.env.APP_SECRETS = JSON.stringify({ 'cookie-key': 'c'.repeat(48) });
+    const logged = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+    try {
+      // Google's discovery would be the first outbound call; 100 ms left is too little.
+      const res = await handler(event({ rawPath: '/login/google' }), {
+        getRemainingTimeInMillis: () => 100,
+      });
+      expect(res.statusCode).toBe(502);
+      expect(res.body).toContain('Sign-in is unavailable');
+      const entries = logged.mock.calls.map(([line]) => JSON.parse(String(line)));
+      expect(entries).toContainEqual(
+        expect.objectContaining({
+          event: 'sign_in_error',
+          kind: 'idp_unavailable',
+          detail: expect.stringMatching(/discovery: .*no time left before the request deadline/),
+        }),
+      );
+    } finally {
+      logged.mockRestore();
+      delete process.env.APP_CONFIG;
+      delete process.env.APP_SECRETS;
+    }
+  });
+
   test('a missing or invalid APP_CONFIG fails with a readable error naming the field', () => {
     expect(() => appFromEnvironment({})).toThrow(/APP_CONFIG is not set/);
     expect(() => appFromEnvironment({ APP_CONFIG: '{' })).toThrow(/not valid JSON/);

@@ -8,9 +8,11 @@ import { buildSync } from 'esbuild';
 import * as jose from 'jose';
 import type * as MockServer from 'oauth2-mock-server';
 import type { ProviderSettings } from '../../common/app-config';
+import { createBudget, MIN_CALL_MS, RESERVE_MS } from '../../lambda/callback/budget';
 import { createIdentityProviders } from '../../lambda/callback/idp';
 import { isSafeSubject } from '../../lambda/callback/names';
 import { SignInError, type IdentityProviders, type SecretStore } from '../../lambda/callback/ports';
+import { FakeClock } from '../support/fake-clock';
 
 // oauth2-mock-server is ESM-only and jest.config.js transpiles only openid-client,
 // oauth4webapi and jose; Jest also intercepts createRequire. So the real server is
@@ -386,14 +388,15 @@ describe('OpenID Connect: authorization request', () => {
     expect(new URL(started.url).searchParams.get('scope')).toBe('openid email');
   });
 
-  test('discovers, fetches the JWKS and reads the secret once per provider per container', async () => {
+  test('discovers and fetches the JWKS once per provider per container; the secret comes from the store each time', async () => {
     const fresh = createIdentityProviders({ secrets, allowInsecureRequests: true });
     const before = secrets.calls;
     await signIn(oidcProvider, { idps: fresh });
     await signIn(oidcProvider, { idps: fresh });
     expect(idp.discoveryRequests).toBe(1);
     expect(idp.jwksRequests).toBe(1);
-    expect(secrets.calls - before).toBe(1);
+    // The store's cache (secrets.ts, five minutes) decides when a rotated secret is seen.
+    expect(secrets.calls - before).toBe(2);
   });
 });
 
@@ -865,6 +868,27 @@ describe.each([
     expect(started.nonce).toBeUndefined();
   });
 
+  test('a rotated client secret is used by the next sign-in (no cache of its own)', async () => {
+    let current = 'the-old-secret';
+    const rotating: SecretStore = { get: async () => current };
+    const client = createIdentityProviders({ secrets: rotating, allowInsecureRequests: true });
+    const signInWith = async () => {
+      const started = await client.start(p, REDIRECT_URI);
+      oauth2.challenges.set('the-code', new URL(started.url).searchParams.get('code_challenge')!);
+      const callback = new URL(`${REDIRECT_URI}?code=the-code&state=${started.state}`);
+      const expected = { state: started.state, codeVerifier: started.codeVerifier };
+      return client.finish(p, callback, expected, REDIRECT_URI);
+    };
+    // The IdP knows only the new secret.
+    await expectRejected(signInWith(), 'token_rejected');
+    current = CLIENT_SECRET;
+    await expect(signInWith()).resolves.toMatchObject({ subject });
+    expect(oauth2.tokenRequests.map((b) => b.get('client_secret'))).toEqual([
+      'the-old-secret',
+      CLIENT_SECRET,
+    ]);
+  });
+
   test(`returns the access token for STS and the profile ${field} as subject`, async () => {
     const identity = await signInOAuth2();
     expect(identity).toEqual({ subject, displayName: name, webIdentityToken: oauth2.accessToken });
@@ -984,6 +1008,91 @@ describe('OAuth 2.0 provider details', () => {
     expect(url.searchParams.get('fields')).toBe('id,name');
     const proof = createHmac('sha256', CLIENT_SECRET).update(oauth2.accessToken).digest('hex');
     expect(url.searchParams.get('appsecret_proof')).toBe(proof);
+  });
+});
+
+describe('the request deadline bounds every IdP request (idp-failure-502)', () => {
+  const amazon = provider({
+    name: 'amazon',
+    family: 'amazon',
+    authorizationEndpoint: 'https://idp.test/amazon/authorize',
+    tokenEndpoint: 'https://idp.test/amazon/token',
+    profileEndpoint: 'https://idp.test/amazon/profile',
+  });
+  const json = (value: unknown) =>
+    new Response(JSON.stringify(value), {
+      status: 200,
+      headers: { 'content-type': 'application/json' },
+    });
+
+  /**
+   * An IdP whose token and profile endpoints take the given times (or until the request's
+   * signal fires); records the time each request was given.
+   */
+  function slowIdp(clock: FakeClock, times: { token: number; profile: number }) {
+    const requests: [string, number][] = [];
+    const fake = async (url: string | URL | Request, init?: RequestInit) => {
+      const path = new URL(String(url)).pathname;
+      requests.push([path, (clock.abortsAt(init?.signal) ?? Infinity) - clock.t]);
+      if (path.endsWith('/token')) {
+        await clock.spend(times.token, init?.signal);
+        return json({ access_token: 'Atza|the-token', token_type: 'bearer', expires_in: 3600 });
+      }
+      await clock.spend(times.profile, init?.signal);
+      return json({ user_id: 'amzn1.account.AEXAMPLE', name: 'Ann' });
+    };
+    const idps = createIdentityProviders({ secrets, clock, fetch: fake as typeof fetch });
+    return { idps, requests };
+  }
+
+  async function finishWithin(idps: IdentityProviders, clock: FakeClock, deadline: number) {
+    const started = await idps.start(amazon, REDIRECT_URI);
+    const callback = new URL(`${REDIRECT_URI}?code=the-code&state=${started.state}`);
+    const expected = { state: started.state, codeVerifier: started.codeVerifier };
+    return idps.finish(amazon, callback, expected, REDIRECT_URI, createBudget(clock, deadline));
+  }
+
+  test('a slow token request leaves the profile request only what is left: idp_unavailable before the deadline', async () => {
+    const clock = new FakeClock();
+    const deadline = clock.t + 15_000;
+    const { idps, requests } = slowIdp(clock, { token: 9_000, profile: 60_000 });
+    await expectRejected(finishWithin(idps, clock, deadline), 'idp_unavailable', /profile/);
+    expect(requests).toEqual([
+      ['/amazon/token', 10_000],
+      ['/amazon/profile', 15_000 - RESERVE_MS - 9_000],
+    ]);
+    expect(clock.t).toBe(deadline - RESERVE_MS);
+  });
+
+  test('a hung token request is cut at the 10 s cap, and no profile request follows', async () => {
+    const clock = new FakeClock();
+    const deadline = clock.t + 15_000;
+    const { idps, requests } = slowIdp(clock, { token: 60_000, profile: 10 });
+    await expectRejected(finishWithin(idps, clock, deadline), 'idp_unavailable', /token/);
+    expect(requests).toEqual([['/amazon/token', 10_000]]);
+  });
+
+  test('with too little time left the next request is not sent at all', async () => {
+    const clock = new FakeClock();
+    const deadline = clock.t + 11_000;
+    const token = 11_000 - RESERVE_MS - MIN_CALL_MS + 1;
+    const { idps, requests } = slowIdp(clock, { token, profile: 10 });
+    await expectRejected(finishWithin(idps, clock, deadline), 'idp_unavailable', /deadline/);
+    expect(requests.map(([path]) => path)).toEqual(['/amazon/token']);
+    expect(clock.t).toBe(deadline - RESERVE_MS - MIN_CALL_MS + 1);
+  });
+
+  test('no discovery request without time for it', async () => {
+    const clock = new FakeClock();
+    const fake = jest.fn(async () => json({}));
+    const idps = createIdentityProviders({ secrets, clock, fetch: fake as typeof fetch });
+    const p = provider({ issuer: 'https://issuer.test' });
+    await expectRejected(
+      idps.start(p, REDIRECT_URI, createBudget(clock, clock.t + RESERVE_MS)),
+      'idp_unavailable',
+      /discovery.*deadline/,
+    );
+    expect(fake).not.toHaveBeenCalled();
   });
 });
 

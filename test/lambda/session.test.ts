@@ -1,6 +1,9 @@
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { parseAppConfig } from '../../common/app-config';
+import { CookieSealer } from '../../lambda/callback/cookies';
 import type { HttpRequest } from '../../lambda/callback/http';
 import { SignInError } from '../../lambda/callback/ports';
+import { createSecretsManagerStore, SECRET_TTL_MS } from '../../lambda/callback/secrets';
 import {
   credentialsOf,
   expiresSoon,
@@ -9,6 +12,7 @@ import {
   type SessionCookie,
   SessionCookies,
 } from '../../lambda/callback/session';
+import { FakeClock } from '../support/fake-clock';
 
 const KEY = 's'.repeat(40);
 const NOW = Date.UTC(2026, 10, 22, 12);
@@ -119,16 +123,22 @@ describe('SessionCookies', () => {
     expect(get).not.toHaveBeenCalled();
   });
 
-  test('the cookie key is fetched once, and again after a failed fetch', async () => {
+  test('the cookie key is asked of the secret store on every use (its cache sets the TTL); keys are derived once per value', async () => {
     const get = jest
       .fn<Promise<string>, [string]>()
       .mockRejectedValueOnce(new Error('unavailable'))
       .mockResolvedValue(KEY);
-    const jar = cookies(true, get);
-    await expect(jar.sealSession(session, 60)).rejects.toThrow('unavailable');
-    await jar.sealSession(session, 60);
-    await jar.sealSession(session, 60);
-    expect(get.mock.calls).toEqual([['cookie-key'], ['cookie-key']]);
+    const derive = jest.spyOn(CookieSealer, 'fromSecret');
+    try {
+      const jar = cookies(true, get);
+      await expect(jar.sealSession(session, 60)).rejects.toThrow('unavailable');
+      await jar.sealSession(session, 60);
+      await jar.sealSession(session, 60);
+      expect(get.mock.calls).toEqual([['cookie-key'], ['cookie-key'], ['cookie-key']]);
+      expect(derive).toHaveBeenCalledTimes(1);
+    } finally {
+      derive.mockRestore();
+    }
   });
 
   test('clearing sets an empty value that expires now', () => {
@@ -155,6 +165,43 @@ describe('SessionCookies', () => {
     expect(cookies().csrfOk(request({}, headers), session, new URLSearchParams(body))).toBe(
       expected,
     );
+  });
+});
+
+describe('cookie key rotation, through the secret store and its TTL', () => {
+  const OLD_KEY = 'o'.repeat(40);
+  const NEW_KEY = 'n'.repeat(40);
+
+  test('past the TTL new cookies are sealed with the new key; cookies sealed before still open', async () => {
+    const clock = new FakeClock(NOW);
+    let stored = OLD_KEY;
+    const send = jest.fn(async () => ({ SecretString: stored }));
+    const store = createSecretsManagerStore(config('https://files.example.com'), clock, {
+      send,
+    } as unknown as SecretsManagerClient);
+    const jar = new SessionCookies({
+      config: config('https://files.example.com'),
+      secrets: store,
+      secure: true,
+      providers: new Set(['google']),
+    });
+    // Another container that only knows the new key line.
+    const newOnly = cookies(true, async () => NEW_KEY);
+
+    const before = pair(await jar.sealSession(session, 60));
+    // Rotation: the new key goes first, the old one stays below it.
+    stored = `${NEW_KEY}\n${OLD_KEY}`;
+    clock.advance(SECRET_TTL_MS - 1);
+    const cached = pair(await jar.sealSession(session, 60));
+    expect(await newOnly.readSession(request(cached))).toBeUndefined();
+
+    clock.advance(1);
+    const after = pair(await jar.sealSession(session, 60));
+    expect(await newOnly.readSession(request(after))).toEqual(session);
+    expect(await newOnly.readSession(request(before))).toBeUndefined();
+    // The old line still opens what was sealed before the rotation.
+    expect(await jar.readSession(request(before))).toEqual(session);
+    expect(send).toHaveBeenCalledTimes(2);
   });
 });
 

@@ -20,6 +20,8 @@ import {
   MAX_WEB_IDENTITY_TOKEN_LENGTH,
   roleSessionName,
 } from '../../lambda/callback/sts';
+import { createBudget, MIN_CALL_MS, RESERVE_MS } from '../../lambda/callback/budget';
+import { FakeClock } from '../support/fake-clock';
 
 const ACCOUNT = '123456789012';
 const SESSION_POLICY = `arn:aws:iam::${ACCOUNT}:policy/extra-guardrail`;
@@ -369,6 +371,98 @@ describe('STS errors -> SignInError kinds (foreign-token-refused, expired-token-
     stsMock.on(AssumeRoleWithWebIdentityCommand).resolves(GRANTED);
     await exchange().assume(google, identity('A'.repeat(MAX_WEB_IDENTITY_TOKEN_LENGTH)));
     expect(stsMock).toHaveReceivedCommandTimes(AssumeRoleWithWebIdentityCommand, 1);
+  });
+});
+
+describe('the request deadline bounds the retries (sts-retry-then-503)', () => {
+  /**
+   * An STS that throttles after `takesMs`, or sooner when the attempt's abort signal
+   * fires; records the time each attempt was given.
+   */
+  function slowSts(clock: FakeClock, takesMs: number) {
+    const allotted: number[] = [];
+    const client = {
+      send: async (_command: unknown, options?: { abortSignal?: AbortSignal }) => {
+        allotted.push((clock.abortsAt(options?.abortSignal) ?? Infinity) - clock.t);
+        await clock.spend(takesMs, options?.abortSignal);
+        throw stsError('Throttling', 'Rate exceeded', 400);
+      },
+    } as unknown as STSClient;
+    return { client, allotted };
+  }
+
+  function budgeted(clock: FakeClock, client: STSClient) {
+    return createTokenExchange({
+      config,
+      sts: client,
+      clock,
+      random: () => 0.5,
+      sleep: async (ms) => clock.advance(ms),
+    });
+  }
+
+  test('slow attempts: the third gets only what is left, and it ends before the deadline', async () => {
+    const clock = new FakeClock();
+    const deadline = clock.t + 15_000;
+    // Just inside each attempt's 6 s cap: three in a row would take 18 s.
+    const { client, allotted } = slowSts(clock, 5_999);
+    const e = await failure(
+      budgeted(clock, client).assume(google, identity(ID_TOKEN), createBudget(clock, deadline)),
+    );
+    expect(e.kind).toBe('sts_unavailable');
+    expect(e.detail).toMatch(
+      /stopped after 3 attempt\(s\): no time left before the request deadline/,
+    );
+    // 5.999 s, backoff 50 ms, 5.999 s, backoff 100 ms: the third gets what is left before the reserve.
+    expect(allotted).toEqual([6_000, 6_000, 15_000 - RESERVE_MS - (2 * 5_999 + 50 + 100)]);
+    expect(clock.t).toBe(deadline - RESERVE_MS);
+  });
+
+  test('no attempt when the deadline is already too close', async () => {
+    const clock = new FakeClock();
+    const { client, allotted } = slowSts(clock, 10);
+    const e = await failure(
+      budgeted(clock, client).assume(
+        google,
+        identity(ID_TOKEN),
+        createBudget(clock, clock.t + RESERVE_MS + MIN_CALL_MS - 1),
+      ),
+    );
+    expect(e.kind).toBe('sts_unavailable');
+    expect(e.detail).toMatch(/not tried after 0 attempt\(s\): no time left/);
+    expect(allotted).toEqual([]);
+  });
+
+  test('no backoff that would leave too little for the next attempt: 503 at once', async () => {
+    const clock = new FakeClock();
+    const { client, allotted } = slowSts(clock, 800);
+    const sleepSpy = jest.fn(async (ms: number) => clock.advance(ms));
+    const e = await failure(
+      createTokenExchange({
+        config,
+        sts: client,
+        clock,
+        random: () => 0.5,
+        sleep: sleepSpy,
+      }).assume(google, identity(ID_TOKEN), createBudget(clock, clock.t + RESERVE_MS + 1_000)),
+    );
+    expect(e.kind).toBe('sts_unavailable');
+    expect(e.detail).toMatch(/not tried again after 1 attempt\(s\)/);
+    expect(allotted).toEqual([1_000]);
+    expect(sleepSpy).not.toHaveBeenCalled();
+  });
+
+  test('a deadline far enough away changes nothing: 3 attempts of their full 6 s', async () => {
+    const clock = new FakeClock();
+    const { client, allotted } = slowSts(clock, 10);
+    await failure(
+      budgeted(clock, client).assume(
+        google,
+        identity(ID_TOKEN),
+        createBudget(clock, clock.t + 60_000),
+      ),
+    );
+    expect(allotted).toEqual([6_000, 6_000, 6_000]);
   });
 });
 
