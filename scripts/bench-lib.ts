@@ -120,7 +120,7 @@ export function machineInfo(): string {
   return `${cpus.length} cpus (${cpus[0]?.model.trim() ?? 'unknown'}), ${gib} GiB, ${os.platform()} ${os.arch()}, node ${process.version}`;
 }
 
-/** Parses `--runs N`, `--cli-runs N`, `--timeout SECONDS` (each bounded), `--only TEXT`. */
+/** Parses `--runs N`, `--cli-runs N`, `--timeout SECONDS` (each bounded), `--only ID|TEXT`. */
 export function parseBenchArgs(argv: readonly string[], cwd: string): BenchOptions {
   const num = (flag: string, fallback: number, max: number): number => {
     const i = argv.indexOf(flag);
@@ -135,7 +135,7 @@ export function parseBenchArgs(argv: readonly string[], cwd: string): BenchOptio
   const unknown = argv.filter((a) => a.startsWith('--') && !known.includes(a));
   if (unknown.length > 0) {
     throw new Error(
-      `unknown option ${unknown.join(' ')}; use --runs N, --cli-runs N, --timeout SECONDS, --only TEXT.`,
+      `unknown option ${unknown.join(' ')}; use --runs N, --cli-runs N, --timeout SECONDS, --only ID|TEXT.`,
     );
   }
   const o = argv.indexOf('--only');

@@ -290,7 +290,10 @@ async function generate(job: IntegrityJob): Promise<Omit<IntegrityReport, HostFi
     }
   }
 
-  /** One S3 request with a presigned URL; counted, resent once like any browser request. */
+  /**
+   * One S3 request with a presigned URL; counted. Resent once when a reused keep-alive
+   * connection closes before any answer, as browsers do.
+   */
   function s3(
     url: string,
     method: 'PUT' | 'GET',
@@ -299,7 +302,9 @@ async function generate(job: IntegrityJob): Promise<Omit<IntegrityReport, HostFi
     resent = false,
   ): Promise<{ status: number; retryAfter: string | null; etag?: string; body: Buffer }> {
     return new Promise((resolve, reject) => {
+      let answered = false;
       const req = https.request(url, { method, headers, agent }, (res) => {
+        answered = true;
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('error', reject);
@@ -318,8 +323,8 @@ async function generate(job: IntegrityJob): Promise<Omit<IntegrityReport, HostFi
         req.destroy(new StepError(`${method} S3: no answer in ${job.requestTimeoutMs} ms`)),
       );
       req.on('error', (e: NodeJS.ErrnoException) => {
-        if (!resent && resendable(e)) {
-          statuses.resend(`${method} S3`, e);
+        if (!resent && !answered && req.reusedSocket && resendable(e)) {
+          statuses.resend(`${method} S3 (reused connection)`, e);
           s3(url, method, body, headers, true).then(resolve, reject);
         } else reject(e);
       });
@@ -582,8 +587,10 @@ async function generate(job: IntegrityJob): Promise<Omit<IntegrityReport, HostFi
 
 /**
  * A connection closed before any answer: a browser sends the request again (once), since
- * a server may close an idle keep-alive connection just as the client picks it. A resent
- * request that had in fact arrived shows up as an unexpected status (412 for an upload).
+ * a server may close an idle keep-alive connection just as the client picks it. Through
+ * fetch the client cannot tell a reused connection from a new one, so the app's requests
+ * are resent on any of these. A resent request that had in fact arrived shows up as an
+ * unexpected status (412 for an upload).
  */
 const RESENDABLE = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
 function resendable(e: unknown): boolean {
