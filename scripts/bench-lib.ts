@@ -20,6 +20,8 @@ export interface Stats {
 export interface Target {
   readonly text: string;
   readonly ok: boolean;
+  /** A correctness target (no object lost...): missing it makes the bench exit non-zero. */
+  readonly required?: boolean;
 }
 
 /** One line of the table: timed stats, or a derived value (ratio, difference). */
@@ -40,11 +42,13 @@ export interface BenchOptions {
   readonly timeoutMs: number;
   /** The repository root. */
   readonly cwd: string;
-  /** Only the sections whose title contains this text (case-insensitive). */
+  /** Only the section with this id, or else those whose title contains this text (case-insensitive). */
   readonly only?: string;
 }
 
 export interface BenchSection {
+  /** A short name `--only` matches exactly (before it tries the titles). */
+  readonly id?: string;
   readonly title: string;
   run(opts: BenchOptions): BenchRow[];
 }
@@ -116,7 +120,7 @@ export function machineInfo(): string {
   return `${cpus.length} cpus (${cpus[0]?.model.trim() ?? 'unknown'}), ${gib} GiB, ${os.platform()} ${os.arch()}, node ${process.version}`;
 }
 
-/** Parses `--runs N`, `--cli-runs N`, `--timeout SECONDS` (each bounded), `--only TEXT`. */
+/** Parses `--runs N`, `--cli-runs N`, `--timeout SECONDS` (each bounded), `--only ID|TEXT`. */
 export function parseBenchArgs(argv: readonly string[], cwd: string): BenchOptions {
   const num = (flag: string, fallback: number, max: number): number => {
     const i = argv.indexOf(flag);
@@ -131,7 +135,7 @@ export function parseBenchArgs(argv: readonly string[], cwd: string): BenchOptio
   const unknown = argv.filter((a) => a.startsWith('--') && !known.includes(a));
   if (unknown.length > 0) {
     throw new Error(
-      `unknown option ${unknown.join(' ')}; use --runs N, --cli-runs N, --timeout SECONDS, --only TEXT.`,
+      `unknown option ${unknown.join(' ')}; use --runs N, --cli-runs N, --timeout SECONDS, --only ID|TEXT.`,
     );
   }
   const o = argv.indexOf('--only');
@@ -149,16 +153,30 @@ export function parseBenchArgs(argv: readonly string[], cwd: string): BenchOptio
 
 export const seconds = (s: number): string => `${s.toFixed(2)} s`;
 
-/** Runs every section and renders one aligned text table, section titles on their own lines. */
-export function runSections(sections: readonly BenchSection[], opts: BenchOptions): string {
+/**
+ * Runs every section and renders one aligned text table, section titles on their own lines;
+ * `missed` names the required targets that were missed.
+ */
+export function runSections(
+  sections: readonly BenchSection[],
+  opts: BenchOptions,
+): { table: string; missed: string[] } {
   const only = opts.only?.toLowerCase();
-  const chosen = only ? sections.filter((s) => s.title.toLowerCase().includes(only)) : sections;
+  const byId = sections.filter((s) => s.id !== undefined && s.id === only);
+  const chosen =
+    byId.length > 0
+      ? byId
+      : only
+        ? sections.filter((s) => s.title.toLowerCase().includes(only))
+        : sections;
   if (chosen.length === 0) throw new Error(`no section title contains '${opts.only}'.`);
   const header = ['measurement', 'median', 'min', 'max', 'target', ''];
   const rows: (string[] | string)[] = [];
+  const missed: string[] = [];
   for (const section of chosen) {
     rows.push(section.title);
     for (const row of section.run(opts)) {
+      if (row.target?.required && !row.target.ok) missed.push(row.name.trim());
       rows.push([
         '  ' + row.name,
         row.value ?? (row.stats ? seconds(row.stats.median) : ''),
@@ -178,7 +196,7 @@ export function runSections(sections: readonly BenchSection[], opts: BenchOption
           .map((v, c) => (c === 0 ? v.padEnd(widths[c]) : v.padStart(widths[c])))
           .join('  ')
           .trimEnd();
-  return [line(header), ...rows.map(line)].join('\n');
+  return { table: [line(header), ...rows.map(line)].join('\n'), missed };
 }
 
 /** The app's configuration for the handler benches (cold start, warm page view). */

@@ -343,14 +343,14 @@ function snapshot(lambdaPid: number | undefined) {
   };
 }
 
-function machineTimes(): { busy: number } {
+export function machineTimes(): { busy: number } {
   let busy = 0;
   for (const c of os.cpus()) busy += c.times.user + c.times.nice + c.times.sys + c.times.irq;
   return { busy };
 }
 
 /** The pid of this process's child whose command line contains `needle` (Linux /proc). */
-function childPid(needle: string): number | undefined {
+export function childPid(needle: string): number | undefined {
   if (!fs.existsSync('/proc')) return undefined;
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -367,7 +367,7 @@ function childPid(needle: string): number | undefined {
 }
 
 /** utime + stime of a process from /proc/<pid>/stat (clock ticks of 10 ms on Linux). */
-function procCpuMs(pid: number): number | undefined {
+export function procCpuMs(pid: number): number | undefined {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');

@@ -47,15 +47,29 @@ function phaseText(p: LoadPhase, unit = 'requests'): string {
   return `${who}, <= ${p.maxRequests} ${unit} / ${p.maxMs / 1000} s`;
 }
 
-/** Runs the worker in `mode` in a fresh process and returns its result. */
-function runWorker<T>(opts: BenchOptions, mode: string): T {
+/**
+ * Runs the worker in `mode` in a fresh process and returns its result. `script` is another
+ * worker (scripts/bench-load-worker.ts), `args` its further arguments, `timeoutMs` a longer
+ * limit than `--timeout` for a run known to be longer.
+ */
+export function runWorker<T>(
+  opts: BenchOptions,
+  mode: string,
+  worker: { script?: string; args?: readonly string[]; timeoutMs?: number } = {},
+): T {
   const r = spawnSync(
     process.execPath,
-    ['--import', 'tsx', 'scripts/bench-sandbox-worker.ts', mode],
+    [
+      '--import',
+      'tsx',
+      worker.script ?? 'scripts/bench-sandbox-worker.ts',
+      mode,
+      ...(worker.args ?? []),
+    ],
     {
       cwd: opts.cwd,
       encoding: 'utf8',
-      timeout: opts.timeoutMs,
+      timeout: Math.max(opts.timeoutMs, worker.timeoutMs ?? 0),
       maxBuffer: 64 * 1024 * 1024,
     },
   );
@@ -69,7 +83,7 @@ function runWorker<T>(opts: BenchOptions, mode: string): T {
       .split('\n')
       .slice(-15)
       .join('\n');
-    throw new Error(`bench-sandbox-worker ${mode} failed (${why}):\n${tail}`);
+    throw new Error(`${worker.script ?? 'bench-sandbox-worker'} ${mode} failed (${why}):\n${tail}`);
   }
   return JSON.parse(line.slice(RESULT_PREFIX.length)) as T;
 }

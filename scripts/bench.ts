@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --runs N --cli-runs N --timeout SECONDS --only TEXT]`: synth time of the app
+ * `npm run bench [-- --runs N --cli-runs N --timeout SECONDS --only ID|TEXT]`: synth time of the app
  * against a one-empty-stack baseline, with and without aws-cdk-lib's built-in
  * CloudFormation validation, each sample a fresh process. Add a measurement by adding
  * a section to SECTIONS.
@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { handlerSections, synthesizedBundle } from './bench-handler';
+import { loadSections } from './bench-load';
 import { sandboxSections } from './bench-sandbox';
 import {
   BenchOptions,
@@ -163,6 +164,7 @@ const SECTIONS = (opts: BenchOptions): BenchSection[] => [
   cliSection,
   ...handlerSections(() => bundle(opts)),
   ...sandboxSections(),
+  ...loadSections(),
 ];
 
 function main(): number {
@@ -174,7 +176,7 @@ function main(): number {
     return 2;
   }
   try {
-    const table = runSections(SECTIONS(opts), opts);
+    const { table, missed } = runSections(SECTIONS(opts), opts);
     console.log(
       [
         `Benchmark: medians of ${opts.runs} fresh processes per app row (${opts.cliRuns} for cdk synth), ` +
@@ -184,6 +186,10 @@ function main(): number {
         table,
       ].join('\n'),
     );
+    if (missed.length > 0) {
+      console.error(`bench: required targets missed: ${missed.join('; ')}`);
+      return 1;
+    }
     return 0;
   } catch (e) {
     console.error(`bench: ${(e as Error).message}`);
