@@ -3,7 +3,7 @@ import { createBudget, OutOfTimeError, storageWithin } from './budget';
 import type { AppContext, AppDeps } from './context';
 import type { HttpRequest, HttpResponse } from './http';
 import { type Budget, SignInError } from './ports';
-import { createResponses } from './responses';
+import { createResponses, isServiceUnavailable } from './responses';
 import { dispatch, routeTable } from './routes';
 import { SessionCookies } from './session';
 import * as views from './views';
@@ -89,6 +89,10 @@ function errorResponse(ctx: AppContext, err: unknown, req: HttpRequest): HttpRes
       { headers: { 'retry-after': '5' } },
     );
   }
+  if (isServiceUnavailable(err)) {
+    log({ requestId: req.requestId, event: 'dependency_unavailable', error: errorName(err) });
+    return responses.unavailable();
+  }
   // Details only in logs (idp-failure-502); the page stays generic.
   log({
     requestId: req.requestId,
@@ -98,3 +102,6 @@ function errorResponse(ctx: AppContext, err: unknown, req: HttpRequest): HttpRes
   });
   return responses.internalError();
 }
+
+const errorName = (err: unknown): string =>
+  (err as { name?: string } | undefined)?.name ?? 'unknown';

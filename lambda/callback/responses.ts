@@ -30,7 +30,40 @@ export interface Responses {
   signInError(err: SignInError, clearLogin: string, clearSession: string): HttpResponse | undefined;
   /** The generic 500: details only in logs (idp-failure-502). */
   internalError(): HttpResponse;
+  /** 503 with Retry-After: a dependency (S3, Secrets Manager) is busy or failing for now. */
+  unavailable(): HttpResponse;
 }
+
+/** Seconds a client should wait before trying again after a 503. */
+export const RETRY_AFTER_SECONDS = '5';
+
+/**
+ * True for an AWS service failing or throttling for now (S3 `SlowDown`, a 5xx, Secrets
+ * Manager `ThrottlingException`) or unreachable: worth "try again in a moment", not a 500.
+ * The SDK has already retried these by the time the app sees them.
+ */
+export function isServiceUnavailable(err: unknown): boolean {
+  const e = err as { name?: string; code?: string; $metadata?: { httpStatusCode?: number } };
+  if (!e || typeof e !== 'object') return false;
+  if ((e.$metadata?.httpStatusCode ?? 0) >= 500) return true;
+  return UNAVAILABLE_NAMES.has(e.name ?? '') || UNAVAILABLE_NAMES.has(e.code ?? '');
+}
+
+const UNAVAILABLE_NAMES = new Set([
+  'SlowDown',
+  'ServiceUnavailable',
+  'InternalError',
+  'InternalServiceError',
+  'RequestTimeout',
+  'Throttling',
+  'ThrottlingException',
+  'TooManyRequestsException',
+  'RequestLimitExceeded',
+  'TimeoutError',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+]);
 
 /** @param secure whether the app is served over https (adds HSTS) */
 export function createResponses(config: AppConfig, secure: boolean): Responses {
@@ -100,6 +133,10 @@ export function createResponses(config: AppConfig, secure: boolean): Responses {
     },
     internalError: () =>
       respond(500, views.messagePage('Something went wrong', 'Please try again in a moment.')),
+    unavailable: () =>
+      respond(503, views.messagePage('Busy right now', 'Please try again in a moment.'), {
+        headers: { 'retry-after': RETRY_AFTER_SECONDS },
+      }),
   };
 }
 

@@ -1,3 +1,4 @@
+import { RETRY_AFTER_SECONDS, isServiceUnavailable } from './responses';
 import type { AppContext, FormHandler, SessionGuard } from './context';
 import type { HttpResponse } from './http';
 import { checkFolder, checkObjectName } from './names';
@@ -62,6 +63,12 @@ export function uploadRoutes(ctx: AppContext): UploadRoutes {
           401,
           { error: 'Your session has expired. Please sign in again.' },
           { cookies: [sessions.clearSession()] },
+        );
+      if (isServiceUnavailable(err))
+        return r.json(
+          503,
+          { error: 'Storage is busy right now. Please try again in a moment.' },
+          { headers: { 'retry-after': RETRY_AFTER_SECONDS } },
         );
       throw err;
     }

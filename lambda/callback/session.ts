@@ -176,7 +176,13 @@ export function safeEqual(a: string, b: string): boolean {
 export function isExpiredCredentials(err: unknown): boolean {
   if (err instanceof SignInError) return err.kind === 'restart';
   const name = (err as { name?: string } | undefined)?.name;
+  // A key the service no longer knows (InvalidAccessKeyId, InvalidToken) means the same for
+  // the user: these credentials are over, sign in again.
   return (
-    name === 'ExpiredToken' || name === 'ExpiredTokenException' || name === 'TokenRefreshRequired'
+    name === 'ExpiredToken' ||
+    name === 'ExpiredTokenException' ||
+    name === 'TokenRefreshRequired' ||
+    name === 'InvalidAccessKeyId' ||
+    name === 'InvalidToken'
   );
 }

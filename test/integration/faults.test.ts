@@ -606,6 +606,8 @@ async function secondApi(secretsManager?: string): Promise<string> {
     port,
     tls: sandbox.tls,
     bundle: lambdaBundle(sandbox),
+    // The function's configured timeout, as the sandbox's own HTTP API uses it.
+    functionTimeoutMs: 15_000,
     environment: {
       NODE_EXTRA_CA_CERTS: sandbox.tls.caFile,
       ...(secretsManager
