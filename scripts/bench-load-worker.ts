@@ -253,23 +253,22 @@ async function generate(job: IntegrityJob): Promise<Omit<IntegrityReport, HostFi
     readBack: [] as number[],
   };
 
-  /** A browser whose every response is counted. */
+  /** A browser whose every response is counted; resends once like a browser (RESENDABLE). */
   class CountingBrowser extends ScriptedBrowser {
     override async request(
       url: string,
       init: { method?: string; body?: string; headers?: Record<string, string> } = {},
     ): Promise<{ status: number; headers: Headers; body: string }> {
-      const res = await within(
-        job.requestTimeoutMs,
-        `${init.method ?? 'GET'} ${pathOf(url)}`,
-        super.request(url, init),
-      );
-      statuses.record(
-        `${init.method ?? 'GET'} ${pathOf(url)}`,
-        res.status,
-        res.headers.get('retry-after'),
-        true,
-      );
+      const what = `${init.method ?? 'GET'} ${pathOf(url)}`;
+      let res;
+      try {
+        res = await within(job.requestTimeoutMs, what, super.request(url, init));
+      } catch (e) {
+        if (!resendable(e)) throw e;
+        statuses.resend(`${init.method ?? 'GET'} app`, e);
+        res = await within(job.requestTimeoutMs, what, super.request(url, init));
+      }
+      statuses.record(what, res.status, res.headers.get('retry-after'), true);
       return res;
     }
   }

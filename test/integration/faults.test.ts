@@ -97,13 +97,13 @@ async function restartSandbox(): Promise<void> {
 
 async function freshSandbox(): Promise<void> {
   await stop(run);
-  if (run) fs.rmSync(run.dataDir, { recursive: true, force: true });
+  if (run) fs.rmSync(run.dataDir, { recursive: true, force: true, maxRetries: 3 });
   run = await start(fs.mkdtempSync(path.join(os.tmpdir(), 'wif-faults-')), 'free', true);
 }
 
 afterAll(async () => {
   await stop(run);
-  if (run) fs.rmSync(run.dataDir, { recursive: true, force: true });
+  if (run) fs.rmSync(run.dataDir, { recursive: true, force: true, maxRetries: 3 });
 });
 
 const app = () => run.sandbox.urls.app;
