@@ -103,8 +103,10 @@ export async function startLocalHttpApi(options: LocalHttpApiOptions): Promise<R
         });
       },
       () => {
+        // A process that cannot even start is not replaced at once (that would fork in a
+        // loop while, say, the bundle is gone); the next invocation tries a fresh one.
         runners.delete(runner);
-        retire(runner);
+        runner.retired = true;
       },
     );
     return runner;
@@ -129,6 +131,7 @@ export async function startLocalHttpApi(options: LocalHttpApiOptions): Promise<R
   }
 
   async function invoke(event: APIGatewayProxyEventV2): Promise<Result> {
+    if (current.retired && !closed) current = newRunner();
     const runner = current;
     const child = await runner.ready;
     // Replaced while it started (a crash): the fresh process takes the invocation.

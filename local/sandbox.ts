@@ -165,11 +165,15 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       sessions,
       idp,
       close: async () => {
-        for (const s of started.reverse()) await s.close();
+        // Every service is closed even when one fails (a test may have closed it already);
+        // the first failure is reported after all are down.
+        const failures: unknown[] = [];
+        for (const s of [...started].reverse()) await s.close().catch((e) => failures.push(e));
+        if (failures.length > 0) throw failures[0];
       },
     };
   } catch (err) {
-    for (const s of started.reverse()) await s.close().catch(() => undefined);
+    for (const s of [...started].reverse()) await s.close().catch(() => undefined);
     throw err;
   }
 }
