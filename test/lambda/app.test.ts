@@ -8,7 +8,7 @@ import {
   MULTIPART_THRESHOLD_BYTES,
   planParts,
 } from '../../lambda/callback/uploads';
-import { parseAppConfig, type AppConfig, type ProviderSettings } from '../../common/app-config';
+import { type AppConfig, type ProviderSettings } from '../../common/app-config';
 import { CookieSealer } from '../../lambda/callback/cookies';
 import type { HttpRequest, HttpResponse } from '../../lambda/callback/http';
 import {
@@ -20,6 +20,7 @@ import {
   type TemporaryCredentials,
   UploadRefusedError,
 } from '../../lambda/callback/ports';
+import { testAppConfig } from '../support/app-config';
 
 const COOKIE_KEY = 'k'.repeat(40);
 const OTHER_KEY = 'o'.repeat(40);
@@ -27,38 +28,7 @@ const SECRET_ACCESS_KEY = 'SECRETsecretSECRETsecret0000000000000000';
 const SESSION_TOKEN = 'SESSIONTOKEN-'.repeat(40);
 const ID_TOKEN = 'eyJ.ID-TOKEN-VALUE.sig';
 
-function config(overrides: Partial<AppConfig> = {}): AppConfig {
-  return parseAppConfig(
-    JSON.stringify({
-      baseUrl: 'https://files.example.com',
-      region: 'eu-west-1',
-      bucket: 'user-data-bucket',
-      durationSeconds: 3600,
-      cookieKeySecretId: 'cookie-key',
-      providers: [
-        {
-          name: 'google',
-          family: 'google',
-          displayName: 'Google',
-          clientId: 'gclient',
-          clientSecretId: 'google-secret',
-          issuer: 'https://accounts.google.com',
-          roleArn: 'arn:aws:iam::123456789012:role/google-users',
-        },
-        {
-          name: 'amazon',
-          family: 'amazon',
-          displayName: 'Amazon',
-          clientId: 'aclient',
-          clientSecretId: 'amazon-secret',
-          roleArn: 'arn:aws:iam::123456789012:role/amazon-users',
-          providerId: 'www.amazon.com',
-        },
-      ],
-      ...overrides,
-    }),
-  );
-}
+const config = (overrides: Partial<AppConfig> = {}): AppConfig => testAppConfig(overrides);
 
 interface Harness {
   app: (req: Partial<HttpRequest>) => Promise<HttpResponse>;

@@ -1,5 +1,4 @@
 import type { STSClient } from '@aws-sdk/client-sts';
-import { parseAppConfig } from '../../common/app-config';
 import { createApp } from '../../lambda/callback/app';
 import { RESERVE_MS } from '../../lambda/callback/budget';
 import type { HttpRequest, HttpResponse } from '../../lambda/callback/http';
@@ -9,6 +8,7 @@ import { createStaticSecretStore } from '../../lambda/callback/secrets';
 import { SessionCookies } from '../../lambda/callback/session';
 import { createTokenExchange } from '../../lambda/callback/sts';
 import { FakeClock } from '../support/fake-clock';
+import { AMAZON_SETTINGS, testAppConfig } from '../support/app-config';
 
 /**
  * The whole sign-in with the real IdP client and STS exchange over fakes that take time
@@ -18,29 +18,16 @@ import { FakeClock } from '../support/fake-clock';
 
 const FUNCTION_TIMEOUT_MS = 15_000;
 
-const config = parseAppConfig(
-  JSON.stringify({
-    baseUrl: 'https://files.example.com',
-    region: 'eu-west-1',
-    bucket: 'user-data-bucket',
-    durationSeconds: 3600,
-    cookieKeySecretId: 'cookie-key',
-    providers: [
-      {
-        name: 'amazon',
-        family: 'amazon',
-        displayName: 'Amazon',
-        clientId: 'aclient',
-        clientSecretId: 'amazon-secret',
-        roleArn: 'arn:aws:iam::123456789012:role/amazon-users',
-        providerId: 'www.amazon.com',
-        authorizationEndpoint: 'https://idp.test/authorize',
-        tokenEndpoint: 'https://idp.test/token',
-        profileEndpoint: 'https://idp.test/profile',
-      },
-    ],
-  }),
-);
+const config = testAppConfig({
+  providers: [
+    {
+      ...AMAZON_SETTINGS,
+      authorizationEndpoint: 'https://idp.test/authorize',
+      tokenEndpoint: 'https://idp.test/token',
+      profileEndpoint: 'https://idp.test/profile',
+    },
+  ],
+});
 
 const SECRETS = createStaticSecretStore({
   'cookie-key': 'k'.repeat(40),

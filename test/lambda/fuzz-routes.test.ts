@@ -1,6 +1,5 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import fc from 'fast-check';
-import { parseAppConfig } from '../../common/app-config';
 import { userPrefix } from '../../common/provider-facts';
 import { createApp } from '../../lambda/callback/app';
 import { toRequest } from '../../lambda/callback/handler';
@@ -15,6 +14,7 @@ import {
   type UserStorage,
 } from '../../lambda/callback/ports';
 import { encodeLoose, formText, nasty, runs, XSS } from '../support/fuzz';
+import { testAppConfig } from '../support/app-config';
 
 /**
  * Property-based fuzz of every route of the app, through the API Gateway adapter: any
@@ -39,35 +39,7 @@ const DETAIL = 'INTERNAL-DETAIL';
 /** Names the fake bucket lists: uploaded names are attacker text too. */
 const LISTED = [`${XSS}>"'&.txt`, '<script>alert(1)</script>.html', 'ok.txt'];
 
-const config = parseAppConfig(
-  JSON.stringify({
-    baseUrl: BASE_URL,
-    region: 'eu-west-1',
-    bucket: 'user-data-bucket',
-    durationSeconds: 3600,
-    cookieKeySecretId: 'cookie-key',
-    providers: [
-      {
-        name: 'google',
-        family: 'google',
-        displayName: 'Google',
-        clientId: 'gclient',
-        clientSecretId: 'google-secret',
-        issuer: 'https://accounts.google.com',
-        roleArn: 'arn:aws:iam::123456789012:role/google-users',
-      },
-      {
-        name: 'amazon',
-        family: 'amazon',
-        displayName: 'Amazon',
-        clientId: 'aclient',
-        clientSecretId: 'amazon-secret',
-        roleArn: 'arn:aws:iam::123456789012:role/amazon-users',
-        providerId: 'www.amazon.com',
-      },
-    ],
-  }),
-);
+const config = testAppConfig({ baseUrl: BASE_URL });
 const PROVIDERS = ['google', 'amazon'] as const;
 type Provider = (typeof PROVIDERS)[number];
 const SUBJECTS: Record<Provider, string> = { google: '1001', amazon: 'amzn1.account.AAA' };

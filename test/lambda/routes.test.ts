@@ -1,4 +1,3 @@
-import { parseAppConfig } from '../../common/app-config';
 import type { AppContext, SessionGuard } from '../../lambda/callback/context';
 import { CookieSealer } from '../../lambda/callback/cookies';
 import type { HttpRequest } from '../../lambda/callback/http';
@@ -6,30 +5,12 @@ import type { IdentityProviders, TokenExchange, UserStorage } from '../../lambda
 import { createResponses } from '../../lambda/callback/responses';
 import { dispatch, matchRoute, type Route, routeTable } from '../../lambda/callback/routes';
 import { type SessionCookie, SessionCookies } from '../../lambda/callback/session';
+import { GOOGLE_SETTINGS, testAppConfig } from '../support/app-config';
 
 const KEY = 'r'.repeat(40);
 const NOW = Date.UTC(2026, 10, 22, 12);
 
-const config = parseAppConfig(
-  JSON.stringify({
-    baseUrl: 'https://files.example.com',
-    region: 'eu-west-1',
-    bucket: 'user-data-bucket',
-    durationSeconds: 3600,
-    cookieKeySecretId: 'cookie-key',
-    providers: [
-      {
-        name: 'google',
-        family: 'google',
-        displayName: 'Google',
-        clientId: 'gclient',
-        clientSecretId: 'google-secret',
-        issuer: 'https://accounts.google.com',
-        roleArn: 'arn:aws:iam::123456789012:role/google-users',
-      },
-    ],
-  }),
-);
+const config = testAppConfig({ providers: [GOOGLE_SETTINGS] });
 
 function context(): AppContext {
   const unused = () => {

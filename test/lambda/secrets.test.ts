@@ -1,5 +1,4 @@
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { parseAppConfig } from '../../common/app-config';
 import {
   createBudget,
   MIN_CALL_MS,
@@ -8,27 +7,9 @@ import {
 } from '../../lambda/callback/budget';
 import { createSecretsManagerStore, SECRET_TTL_MS } from '../../lambda/callback/secrets';
 import { FakeClock } from '../support/fake-clock';
+import { GOOGLE_SETTINGS, testAppConfig } from '../support/app-config';
 
-const config = parseAppConfig(
-  JSON.stringify({
-    baseUrl: 'https://files.example.com',
-    region: 'eu-west-1',
-    bucket: 'user-data-bucket',
-    durationSeconds: 3600,
-    cookieKeySecretId: 'cookie-key',
-    providers: [
-      {
-        name: 'google',
-        family: 'google',
-        displayName: 'Google',
-        clientId: 'gclient',
-        clientSecretId: 'google-secret',
-        issuer: 'https://accounts.google.com',
-        roleArn: 'arn:aws:iam::123456789012:role/google-users',
-      },
-    ],
-  }),
-);
+const config = testAppConfig({ providers: [GOOGLE_SETTINGS] });
 
 /** Secrets Manager taking `takesMs` per call (or until the call's signal fires). */
 function secretsManager(clock: FakeClock, takesMs: number) {

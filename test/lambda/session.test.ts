@@ -1,5 +1,4 @@
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { parseAppConfig } from '../../common/app-config';
 import { CookieSealer } from '../../lambda/callback/cookies';
 import type { HttpRequest } from '../../lambda/callback/http';
 import { SignInError } from '../../lambda/callback/ports';
@@ -13,32 +12,13 @@ import {
   SessionCookies,
 } from '../../lambda/callback/session';
 import { FakeClock } from '../support/fake-clock';
+import { GOOGLE_SETTINGS, testAppConfig } from '../support/app-config';
 
 const KEY = 's'.repeat(40);
 const NOW = Date.UTC(2026, 10, 22, 12);
 
 const config = (baseUrl: string) =>
-  parseAppConfig(
-    JSON.stringify({
-      baseUrl,
-      sandbox: baseUrl.startsWith('http://'),
-      region: 'eu-west-1',
-      bucket: 'user-data-bucket',
-      durationSeconds: 3600,
-      cookieKeySecretId: 'cookie-key',
-      providers: [
-        {
-          name: 'google',
-          family: 'google',
-          displayName: 'Google',
-          clientId: 'gclient',
-          clientSecretId: 'google-secret',
-          issuer: 'https://accounts.google.com',
-          roleArn: 'arn:aws:iam::123456789012:role/google-users',
-        },
-      ],
-    }),
-  );
+  testAppConfig({ baseUrl, sandbox: baseUrl.startsWith('http://'), providers: [GOOGLE_SETTINGS] });
 
 const session: SessionCookie = {
   p: 'google',
