@@ -33,7 +33,11 @@ import {
 import { wildcardMatches } from '../common/wildcard';
 import {
   IntrinsicResolver,
+  isObject,
   withDefaults,
+  type CfnResource,
+  type Json,
+  type JsonObject,
   type TemplateEnvironment,
 } from '../lib/template/intrinsics';
 
@@ -127,17 +131,6 @@ const BASE_OPERATORS = [
 export const KNOWN_OPERATOR = new RegExp(
   `^(?:(?:ForAnyValue:|ForAllValues:)?(?:${BASE_OPERATORS.join('|')})(?:IfExists)?|Null)$`,
 );
-
-type Json = unknown;
-type JsonObject = Record<string, unknown>;
-
-interface CfnResource {
-  readonly Type: string;
-  readonly Properties?: JsonObject;
-}
-
-const isObject = (v: unknown): v is JsonObject =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 const asArray = <T>(v: T | T[] | undefined): T[] =>
   v === undefined ? [] : Array.isArray(v) ? v : [v];

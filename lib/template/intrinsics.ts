@@ -17,15 +17,18 @@ export interface TemplateEnvironment {
   readonly stackName?: string;
 }
 
-type Json = unknown;
-type JsonObject = Record<string, unknown>;
+/** Any JSON value of a rendered template. */
+export type Json = unknown;
+export type JsonObject = Record<string, unknown>;
 
-interface CfnResource {
+/** A resource of a rendered template, as far as resolving needs it. */
+export interface CfnResource {
   readonly Type: string;
   readonly Properties?: JsonObject;
 }
 
-const isObject = (v: unknown): v is JsonObject =>
+/** True for a JSON object (not an array, not null). */
+export const isObject = (v: unknown): v is JsonObject =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
 const NO_VALUE = Symbol('AWS::NoValue');
