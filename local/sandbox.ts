@@ -285,18 +285,35 @@ function lambdaBundle(template: Record<string, unknown>, assemblyDir: string): s
   throw new Error('the cloud assembly has no bundled Lambda function (index.js)');
 }
 
+/**
+ * Free ports for tests, picked at random below Linux's ephemeral range (32768-60999):
+ * a port the kernel hands out for listen(0) is also a source port for outgoing
+ * connections, so between probing it and binding it a busy test run's own client
+ * sockets could take it.
+ */
 async function freePorts(): Promise<SandboxPorts> {
-  const one = () =>
-    new Promise<number>((resolve, reject) => {
+  const chosen = new Set<number>();
+  const isFree = (port: number) =>
+    new Promise<boolean>((resolve) => {
       const s = net.createServer();
-      s.once('error', reject);
-      s.listen(0, HOST, () => {
-        const { port } = s.address() as net.AddressInfo;
-        s.close(() => resolve(port));
-      });
+      s.once('error', () => resolve(false));
+      s.listen(port, HOST, () => s.close(() => resolve(true)));
     });
+  const one = async (): Promise<number> => {
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const port = FREE_PORT_LOW + Math.floor(Math.random() * (FREE_PORT_HIGH - FREE_PORT_LOW));
+      if (!chosen.has(port) && (await isFree(port))) {
+        chosen.add(port);
+        return port;
+      }
+    }
+    throw new Error(`no free port found between ${FREE_PORT_LOW} and ${FREE_PORT_HIGH}`);
+  };
   return { app: await one(), idp: await one(), sts: await one(), s3: await one() };
 }
+
+const FREE_PORT_LOW = 20_000;
+const FREE_PORT_HIGH = 32_000;
 
 /** Refuses to start when a port is taken (for example a sandbox already running). */
 async function assertPortsFree(ports: SandboxPorts): Promise<void> {
