@@ -40,9 +40,11 @@ module.exports = tseslint.config(
   // Layer boundaries: common/ is bundled into the Lambda and used everywhere, so it depends
   // on nothing of ours; the Lambda app never pulls in the CDK constructs or the sandbox;
   // the constructs never depend on the sandbox or the app's code (only its entry path).
-  layer('common/**/*.ts', ['lib', 'lambda', 'local', 'scripts', 'test', 'integ', 'bin']),
-  layer('lambda/**/*.ts', ['lib', 'local', 'scripts', 'test', 'integ', 'bin']),
-  layer('lib/**/*.ts', ['lambda', 'local', 'scripts', 'test', 'integ', 'bin']),
+  layer('common/**/*.ts', ['lib', 'lambda', 'local', 'scripts', 'test', 'integ', 'bin', 'cli']),
+  layer('lambda/**/*.ts', ['lib', 'local', 'scripts', 'test', 'integ', 'bin', 'cli']),
+  // The command-line tool ships as one file with no dependencies: only common/ and Node.
+  layer('cli/**/*.ts', ['lib', 'lambda', 'local', 'scripts', 'test', 'integ', 'bin']),
+  layer('lib/**/*.ts', ['lambda', 'local', 'scripts', 'test', 'integ', 'bin', 'cli']),
   layer('local/**/*.ts', ['scripts', 'test', 'integ']),
   {
     files: ['lambda/callback/static/*.js'],
