@@ -9,6 +9,8 @@ import { join } from 'node:path';
 const TYPES: Record<string, string> = {
   'app.css': 'text/css; charset=utf-8',
   'app.js': 'text/javascript; charset=utf-8',
+  // The command-line tool, built into the Lambda asset at bundling time (not in the source tree).
+  'wif-login.cjs': 'text/javascript; charset=utf-8',
 };
 const cache = new Map<string, string>();
 
@@ -18,7 +20,11 @@ export function staticAsset(name: string): { body: string; contentType: string }
   const contentType = TYPES[name];
   let body = cache.get(name);
   if (body === undefined) {
-    body = readFileSync(join(__dirname, 'static', name), 'utf8');
+    try {
+      body = readFileSync(join(__dirname, 'static', name), 'utf8');
+    } catch {
+      return undefined;
+    }
     cache.set(name, body);
   }
   return { body, contentType };

@@ -55,6 +55,9 @@ export type FormHandler = (
   session: SessionCookie,
 ) => Promise<HttpResponse>;
 
+/** Answers a POST that needs no session (the CLI's token request proves itself). */
+export type OpenFormHandler = (req: HttpRequest, form: URLSearchParams) => Promise<HttpResponse>;
+
 /**
  * A POST needs a session and the CSRF check (sign-out-post-csrf, csrf-on-state-changes) before its handler runs;
  * the guard says what to answer otherwise (a page, or JSON for the upload script).

@@ -32,6 +32,11 @@ export interface Responses {
   internalError(): HttpResponse;
   /** 503 with Retry-After: a dependency (S3, Secrets Manager) is busy or failing for now. */
   unavailable(): HttpResponse;
+  /**
+   * The page CSP, with one more origin its forms may post (and be redirected) to: the CLI's
+   * loopback server on the consent page (`form-action` also governs the redirect after a post).
+   */
+  cspWithFormTarget(origin: string): string;
 }
 
 /** Seconds a client should wait before trying again after a 503. */
@@ -137,25 +142,31 @@ export function createResponses(config: AppConfig, secure: boolean): Responses {
       respond(503, views.messagePage('Busy right now', 'Please try again in a moment.'), {
         headers: { 'retry-after': RETRY_AFTER_SECONDS },
       }),
+    cspWithFormTarget: (origin) => contentSecurityPolicy(config, [origin]),
   };
+}
+
+/** The page CSP (no-framing-strict-csp); `formTargets` are origins forms may post to besides the app. */
+function contentSecurityPolicy(config: AppConfig, formTargets: readonly string[] = []): string {
+  const s3Origin = config.endpoints?.s3
+    ? new URL(config.endpoints.s3).origin
+    : `https://${config.bucket}.s3.${config.region}.amazonaws.com`;
+  return [
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self'",
+    `connect-src 'self' ${s3Origin}`,
+    ["form-action 'self'", ...formTargets].join(' '),
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+  ].join('; ');
 }
 
 /** Headers on every response (no-referrer-leak, no-framing-strict-csp). */
 function securityHeaders(config: AppConfig, secure: boolean): Record<string, string> {
-  const s3Origin = config.endpoints?.s3
-    ? new URL(config.endpoints.s3).origin
-    : `https://${config.bucket}.s3.${config.region}.amazonaws.com`;
   const headers: Record<string, string> = {
-    'content-security-policy': [
-      "default-src 'none'",
-      "script-src 'self'",
-      "style-src 'self'",
-      "img-src 'self'",
-      `connect-src 'self' ${s3Origin}`,
-      "form-action 'self'",
-      "frame-ancestors 'none'",
-      "base-uri 'none'",
-    ].join('; '),
+    'content-security-policy': contentSecurityPolicy(config),
     'x-frame-options': 'DENY',
     'x-content-type-options': 'nosniff',
     'referrer-policy': 'no-referrer',

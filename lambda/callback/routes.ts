@@ -1,7 +1,16 @@
 import { callbackPath, loginPath } from '../../common/provider-facts';
 import { staticAsset } from './assets';
-import type { AppContext, FormHandler, PageHandler, SessionGuard } from './context';
+import { API_PATHS, CLI_PATHS } from '../../common/cli-protocol';
+import type {
+  AppContext,
+  FormHandler,
+  OpenFormHandler,
+  PageHandler,
+  SessionGuard,
+} from './context';
 import type { HttpRequest, HttpResponse } from './http';
+import { apiRoutes } from './routes-api';
+import { cliRoutes } from './routes-cli';
 import { fileRoutes } from './routes-files';
 import { signInRoutes } from './routes-sign-in';
 import { uploadRoutes } from './routes-uploads';
@@ -38,6 +47,14 @@ export type Route =
       /** Session and CSRF check, passed before the handler runs. */
       readonly guard: SessionGuard;
       readonly handle: FormHandler;
+    }
+  | {
+      /** A post that proves itself without a session (the CLI's token request). */
+      readonly method: 'POST';
+      readonly path: string;
+      readonly maxBodyBytes: number;
+      readonly guard: 'none';
+      readonly handle: OpenFormHandler;
     };
 
 /** The route table: fixed pages, per-provider sign-in routes, file and upload routes. */
@@ -46,6 +63,8 @@ export function routeTable(ctx: AppContext): Route[] {
   const signIn = signInRoutes(ctx);
   const files = fileRoutes(ctx);
   const uploads = uploadRoutes(ctx);
+  const cli = cliRoutes(ctx);
+  const api = apiRoutes(ctx);
   const unknownProvider = () =>
     r.page(404, 'Unknown provider', 'There is no such sign-in provider.');
   /** A form post behind its session guard; small bodies unless told. */
@@ -103,6 +122,23 @@ export function routeTable(ctx: AppContext): Route[] {
     post('/upload-abort', uploads.uploadGuard, uploads.uploadAbort),
     post('/delete', files.deleteGuard, files.remove),
     post('/logout', signIn.logoutGuard, signIn.logout),
+    { method: 'GET', path: CLI_PATHS.command, handle: cli.command },
+    { method: 'GET', path: CLI_PATHS.authorize, handle: cli.authorize },
+    post(CLI_PATHS.consent, cli.consentGuard, cli.consent),
+    {
+      method: 'POST',
+      path: CLI_PATHS.token,
+      maxBodyBytes: MAX_BODY_BYTES,
+      guard: 'none',
+      handle: cli.token,
+    },
+    // client-credentials-opt-in: only where the stage turns client-side credentials on.
+    ...(ctx.config.clientCredentials
+      ? ([
+          { method: 'GET', path: API_PATHS.session, handle: api.session },
+          { method: 'GET', path: API_PATHS.credentials, handle: api.credentials },
+        ] satisfies Route[])
+      : []),
   ];
 }
 
@@ -148,6 +184,7 @@ export async function dispatch(
   if (Buffer.byteLength(req.body) > route.maxBodyBytes)
     return r.page(413, 'Too large', 'The request was too large.');
   const form = new URLSearchParams(req.body);
+  if (route.guard === 'none') return route.handle(req, form);
   const session = await sessions.readSession(req);
   if (!session || (!route.guard.allowExpiring && expiresSoon(session, ctx.clock.now())))
     return route.guard.signedOut(req);

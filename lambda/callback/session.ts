@@ -54,6 +54,21 @@ export interface SessionCookie {
   readonly csrf: string;
 }
 
+/**
+ * What a CLI code carries from the consent page to `POST /cli/token` (cli-code-sealed):
+ * the signed-in user's identity and credentials, bound to the CLI's PKCE challenge and
+ * redirect URI, for at most `CLI_CODE_MAX_AGE_SECONDS`. Sealed like the cookies (purpose
+ * `cli-code`), so only this app can read it, and useless without the CLI's verifier.
+ */
+export interface CliCode extends Omit<SessionCookie, 'csrf'> {
+  /** The S256 PKCE challenge the CLI sent to /cli/authorize. */
+  readonly ch: string;
+  /** The redirect URI the code was issued for: the CLI's loopback callback, or paste mode's. */
+  readonly ru: string;
+  /** When the code expires, ms since the epoch. */
+  readonly cx: number;
+}
+
 export interface SessionCookiesOptions {
   readonly config: AppConfig;
   /** Holds the cookie key (`config.cookieKeySecretId`). */
@@ -104,6 +119,21 @@ export class SessionCookies {
     return value;
   }
 
+  /** A sealed CLI code (cli-code-sealed). */
+  async sealCliCode(code: CliCode): Promise<string> {
+    return (await this.getSealer()).seal('cli-code', code);
+  }
+
+  /** A CLI code, unchecked beyond its seal and shape; undefined when forged, foreign or garbled. */
+  async openCliCode(value: string): Promise<CliCode | undefined> {
+    const code = (await this.getSealer()).open('cli-code', value) as CliCode | undefined;
+    if (!code || typeof code !== 'object') return undefined;
+    const strings = [code.p, code.sub, code.ak, code.sk, code.st, code.ch, code.ru];
+    if (strings.some((v) => typeof v !== 'string')) return undefined;
+    if (typeof code.exp !== 'number' || typeof code.cx !== 'number') return undefined;
+    return code;
+  }
+
   /** Whether the request carries a session cookie at all, valid or not. */
   hasSessionCookie(req: HttpRequest): boolean {
     return Boolean(req.cookies[this.sessionName]);
@@ -148,7 +178,7 @@ export class SessionCookies {
 }
 
 /** expired-session-signs-in-again: a session whose credentials expire within the margin counts as ended. */
-export function expiresSoon(session: SessionCookie, now: number): boolean {
+export function expiresSoon(session: Pick<SessionCookie, 'exp'>, now: number): boolean {
   return session.exp - EXPIRY_MARGIN_MS <= now;
 }
 

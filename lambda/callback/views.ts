@@ -30,11 +30,20 @@ ${main}
 </html>`;
 }
 
-export function homePage(providers: readonly ProviderButton[], notice?: string): string {
+/**
+ * The sign-in page. With `returnTo` (a path already checked by `safeReturnTo`), each
+ * button comes back there once signed in.
+ */
+export function homePage(
+  providers: readonly ProviderButton[],
+  notice?: string,
+  returnTo?: string,
+): string {
+  const query = returnTo ? `?return_to=${encodeURIComponent(returnTo)}` : '';
   const buttons = providers
     .map(
       (p) =>
-        `<li><a class="button provider-${e(p.name)}" href="/login/${encodeURIComponent(p.name)}">Sign in with ${e(p.displayName)}</a></li>`,
+        `<li><a class="button provider-${e(p.name)}" href="${e(`/login/${encodeURIComponent(p.name)}${query}`)}">Sign in with ${e(p.displayName)}</a></li>`,
     )
     .join('\n');
   return layout(
@@ -194,6 +203,61 @@ ${pager}
 </section>
 <form method="post" action="/logout" class="logout"><input type="hidden" name="csrf" value="${e(v.csrf)}"><button type="submit">Sign out</button></form>`,
     { script: true },
+  );
+}
+
+/** What the consent page asks about: a CLI sign-in waiting on this computer or elsewhere. */
+export interface ConsentView {
+  readonly providerName: string;
+  readonly displayName?: string;
+  /** The user's own prefix, which the credentials reach. */
+  readonly prefix: string;
+  /** When the credentials the command line would get expire, ms since the epoch. */
+  readonly expiresAt: number;
+  /** The CLI's loopback port, or undefined in paste mode (a code to copy instead). */
+  readonly port?: number;
+  readonly state: string;
+  readonly codeChallenge: string;
+  readonly csrf: string;
+}
+
+/**
+ * "Allow the command line on this computer to use your files?" (consent-not-forgeable): a
+ * CSRF-protected form; framing is refused by the headers every page carries.
+ */
+export function consentPage(v: ConsentView): string {
+  const hidden = (name: string, value: string) =>
+    `<input type="hidden" name="${e(name)}" value="${e(value)}">`;
+  const until = new Date(v.expiresAt).toISOString().slice(0, 16).replace('T', ' ');
+  const where =
+    v.port === undefined
+      ? 'A command line that is waiting for a code (you will copy it there)'
+      : `A program on this computer, listening at <code>127.0.0.1:${e(v.port)}</code>,`;
+  return layout(
+    'Allow the command line?',
+    `<h1>Allow the command line on this computer to use your files?</h1>
+<p class="who">Signed in with ${e(v.providerName)}${v.displayName ? ` as ${e(v.displayName)}` : ''}.</p>
+<p>${where} asks for temporary AWS credentials for your folder <code class="name">${e(v.prefix)}</code>. With them it can list, read, upload and delete your files until ${e(until)} UTC, and nothing else.</p>
+<p><strong>Only allow this if you just ran <code>wif-login</code> yourself.</strong> If you did not, deny it.</p>
+<form method="post" action="/cli/consent" class="consent">
+${hidden('csrf', v.csrf)}
+${v.port === undefined ? hidden('mode', 'paste') : hidden('port', String(v.port))}
+${hidden('state', v.state)}
+${hidden('code_challenge', v.codeChallenge)}
+${hidden('code_challenge_method', 'S256')}
+<button type="submit" name="decision" value="allow">Allow</button>
+<button type="submit" name="decision" value="deny">Deny</button>
+</form>`,
+  );
+}
+
+/** Paste mode: the code to copy into the waiting command line. */
+export function cliCodePage(code: string, maxAgeSeconds: number): string {
+  return layout(
+    'Copy this code',
+    `<h1>Copy this code into your command line</h1>
+<p>It works once, within ${e(maxAgeSeconds)} seconds, and only for the command line that asked for it.</p>
+<p><textarea id="cli-code" readonly rows="6" cols="60" aria-label="Code">${e(code)}</textarea></p>`,
   );
 }
 

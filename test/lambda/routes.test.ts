@@ -109,7 +109,18 @@ describe('routeTable', () => {
       'POST /upload-abort',
       'POST /delete',
       'POST /logout',
+      'GET /cli/wif-login.cjs',
+      'GET /cli/authorize',
+      'POST /cli/consent',
+      'POST /cli/token',
     ]);
+  });
+
+  test('client-credentials-opt-in: /api/session and /api/credentials only when the stage turns them on', () => {
+    const on = { ...context(), config: { ...config, clientCredentials: true } };
+    const paths = (ctx: AppContext) => routeTable(ctx).map((r) => r.path);
+    expect(paths(context())).not.toContain('/api/credentials');
+    expect(paths(on).slice(-2)).toEqual(['/api/session', '/api/credentials']);
   });
 
   test('only /upload-complete takes more than 16 KB', () => {
@@ -122,6 +133,8 @@ describe('routeTable', () => {
       '/upload-abort': 16 * 1024,
       '/delete': 16 * 1024,
       '/logout': 16 * 1024,
+      '/cli/consent': 16 * 1024,
+      '/cli/token': 16 * 1024,
     });
   });
 });
