@@ -141,7 +141,9 @@ export function cliRoutes(ctx: AppContext): CliRoutes {
     // Sign in (again: credentials fresh enough for the CLI), then come back here.
     const back = safeReturnTo(`${CLI_PATHS.authorize}?${req.rawQuery}`);
     if (back === '/') return badRequest('The request is too long.');
-    const provider = wanted ?? (providers.size === 1 ? [...providers.keys()][0] : undefined);
+    // The named provider, else the one of the session being renewed, else the only one.
+    const provider =
+      wanted ?? session?.p ?? (providers.size === 1 ? [...providers.keys()][0] : undefined);
     if (provider !== undefined) {
       return r.redirect(`${loginPath(provider)}?return_to=${encodeURIComponent(back)}`);
     }
