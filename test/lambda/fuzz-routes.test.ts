@@ -39,7 +39,7 @@ const DETAIL = 'INTERNAL-DETAIL';
 /** Names the fake bucket lists: uploaded names are attacker text too. */
 const LISTED = [`${XSS}>"'&.txt`, '<script>alert(1)</script>.html', 'ok.txt'];
 
-const config = testAppConfig({ baseUrl: BASE_URL });
+const config = testAppConfig({ baseUrl: BASE_URL, clientCredentials: true });
 const PROVIDERS = ['google', 'amazon'] as const;
 type Provider = (typeof PROVIDERS)[number];
 const SUBJECTS: Record<Provider, string> = { google: '1001', amazon: 'amzn1.account.AAA' };
@@ -250,8 +250,11 @@ function checkResponse(req: HttpRequest, res: HttpResponse, errorPath = false): 
   const location = res.headers.location;
   if (location !== undefined) {
     expect(location).not.toMatch(/[\u0000-\u0020\u007f]/);
-    // return-to-same-origin: only the IdP, a presigned S3 URL, or a path here.
-    if (!location.startsWith(IDP_URL) && location !== PRESIGNED_URL) {
+    // return-to-same-origin: only the IdP, a presigned S3 URL, or a path here;
+    // loopback-redirect-only: or the CLI's callback on this computer, by port.
+    if (location.startsWith('http://127.0.0.1:')) {
+      expect(location).toMatch(/^http:\/\/127\.0\.0\.1:[1-9]\d{3,4}\/callback\?/);
+    } else if (!location.startsWith(IDP_URL) && location !== PRESIGNED_URL) {
       expect(location).toMatch(/^\/(?![/\\])/);
       expect(new URL(location, `${BASE_URL}/oauth2callback/google`).origin).toBe(BASE_URL);
     }
@@ -300,8 +303,20 @@ const GET_ROUTES = [
   '/login/amazon',
   '/oauth2callback/google',
   '/oauth2callback/amazon',
+  '/cli/authorize',
+  '/cli/wif-login.cjs',
+  '/api/session',
+  '/api/credentials',
 ];
-const POST_ROUTES = ['/delete', '/upload-url', '/upload-complete', '/upload-abort', '/logout'];
+const POST_ROUTES = [
+  '/delete',
+  '/upload-url',
+  '/upload-complete',
+  '/upload-abort',
+  '/logout',
+  '/cli/consent',
+  '/cli/token',
+];
 const ANY_ROUTES = ['/favicon.ico', '/static/app.css', '/static/app.js'];
 const MUTATING: readonly (keyof UserStorage)[] = [
   'presignPut',
@@ -362,6 +377,15 @@ const FIELDS = [
   'type',
   'uploadId',
   'parts',
+  'port',
+  'mode',
+  'code_challenge',
+  'code_challenge_method',
+  'code_verifier',
+  'grant_type',
+  'redirect_uri',
+  'decision',
+  'provider',
 ] as const;
 const fieldName = fc.oneof(
   { weight: 3, arbitrary: fc.constantFrom<string>(...FIELDS) },
@@ -405,6 +429,22 @@ function fieldValue(name: string): fc.Arbitrary<string> {
       return fc.oneof(fc.stringMatching(/^[\x21-\x7e]{1,40}$/), nasty);
     case 'type':
       return fc.oneof(fc.constantFrom('text/plain', 'image/png', 'a/b\r\nX-Evil: 1'), nasty);
+    case 'port':
+      return fc.oneof(fc.integer({ min: -1, max: 70_000 }).map(String), nasty);
+    case 'state':
+    case 'code_challenge':
+    case 'code_verifier':
+      return fc.oneof(fc.stringMatching(/^[A-Za-z0-9_-]{16,50}$/), nasty);
+    case 'code_challenge_method':
+      return fc.oneof(fc.constantFrom('S256', 'plain', 's256'), nasty);
+    case 'mode':
+      return fc.oneof(fc.constant('paste'), nasty);
+    case 'grant_type':
+      return fc.oneof(fc.constant('authorization_code'), nasty);
+    case 'decision':
+      return fc.oneof(fc.constantFrom('allow', 'deny'), nasty);
+    case 'provider':
+      return fc.oneof(fc.constantFrom('google', 'amazon', 'constructor'), nasty);
     default:
       return nasty;
   }
@@ -606,6 +646,12 @@ describe('every route, any input (fuzz)', () => {
           return;
         }
         const limit = req.path === '/upload-complete' ? 2 * 1024 * 1024 : 16 * 1024;
+        if (req.path === '/cli/token') {
+          // No session guard: no fuzzed code is sealed by the app, so never a 200.
+          const tooLarge = Buffer.byteLength(req.body) > limit;
+          expect(tooLarge ? [413] : [400, 403]).toContain(res.status);
+          return;
+        }
         const form = new URLSearchParams(req.body);
         const originOk = [undefined, 'null', BASE_URL].includes(req.headers.origin);
         const csrfOk =
