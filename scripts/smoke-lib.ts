@@ -3,6 +3,15 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { isIP } from 'node:net';
 import * as tls from 'node:tls';
+import {
+  cliAuthorizePath,
+  cliCommandCheck,
+  cliForgedCodeCheck,
+  cliRefusedCheck,
+  cliSignInFirstCheck,
+  clientCredentialsSignedOutCheck,
+  forgedTokenRequest,
+} from './smoke-cli';
 
 /**
  * Black-box smoke checks of a deployed sign-in endpoint, with no credentials: TLS,
@@ -804,6 +813,30 @@ export async function runSmoke(options: SmokeOptions): Promise<SmokeReport> {
       ),
     );
     add(logoutGetCheck(await get('/logout')));
+
+    // The credential broker for the command line and for client-side code.
+    add(cliCommandCheck(await get('/cli/wif-login.cjs')));
+    add(cliRefusedCheck('port=80', await get(cliAuthorizePath({ port: '80' }))));
+    add(
+      cliRefusedCheck('port=evil.example', await get(cliAuthorizePath({ port: 'evil.example' }))),
+    );
+    add(
+      cliRefusedCheck(
+        'PKCE plain',
+        await get(cliAuthorizePath({ code_challenge_method: 'plain' })),
+      ),
+    );
+    add(cliSignInFirstCheck(await get(cliAuthorizePath())));
+    add(
+      cliForgedCodeCheck(
+        await request(t, '/cli/token', {
+          method: 'POST',
+          body: forgedTokenRequest(),
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        }),
+      ),
+    );
+    add(clientCredentialsSignedOutCheck(await get('/api/credentials')));
     return report();
   } finally {
     agent.destroy();

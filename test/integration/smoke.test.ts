@@ -165,7 +165,8 @@ describe('smoke checks against the sandbox', () => {
         'POST /logout without CSRF token: 403, or 303 to / when signed out; sets no cookie',
       ).seen,
     ).toMatch(/^303 -> \//);
-    expect(report.checks.length).toBe(21 + 4 * 12);
+    expect(byName(report, 'GET /cli/wif-login.cjs: 200, the command (node script)').ok).toBe(true);
+    expect(report.checks.length).toBe(21 + 4 * 12 + 7);
   });
 
   test('the CLI exits 0 and prints one line per check and the summary', async () => {
@@ -208,6 +209,10 @@ describe('smoke checks against an app without PKCE and CSP', () => {
     'callback x: duplicated code -> 400, no cookie set',
     'POST /logout without CSRF token: 403, or 303 to / when signed out; sets no cookie',
     'GET /logout: 405',
+    'GET /cli/wif-login.cjs: 200, the command (node script)',
+    'GET /cli/authorize with port=80: 400, no redirect',
+    'GET /cli/authorize signed out: sign in first, then back to it',
+    'POST /cli/token with a forged code: 400 invalid_grant, no credentials',
   ])('reports FAIL: %s', (name) => {
     expect(byName(report, name).ok).toBe(false);
   });
