@@ -5,30 +5,26 @@
  * file listed, download it byte-identical, sign out; bob does not see it.
  * Screenshots go to test-artifacts/browser/.
  */
-import { createHash, X509Certificate, randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as https from 'node:https';
 import { HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { AssumeRoleWithWebIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { startSandbox, type Sandbox } from '../../local/sandbox';
+import { browserTrusting, requireChromium, signInAtDevIdp } from '../support/browser';
 
 jest.setTimeout(180_000);
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = path.join(__dirname, '..', '..', 'test-artifacts', 'browser');
 
 let sandbox: Sandbox;
 let dir: string;
 
 beforeAll(async () => {
-  if (!fs.existsSync(CHROMIUM)) {
-    throw new Error(
-      `${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does it), or set CHROMIUM_PATH`,
-    );
-  }
+  requireChromium();
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wif-browser-'));
   sandbox = await startSandbox({ dataDir: path.join(dir, 'data'), ports: 'free', reset: true });
@@ -40,33 +36,14 @@ afterAll(async () => {
 });
 
 /** A fresh browser profile that trusts exactly the sandbox's certificate key. */
-async function browserFor(name: string): Promise<BrowserContext> {
-  const spki = createHash('sha256')
-    .update(new X509Certificate(sandbox.tls.cert).publicKey.export({ type: 'spki', format: 'der' }))
-    .digest('base64');
-  return chromium.launchPersistentContext(path.join(dir, `profile-${name}`), {
-    executablePath: CHROMIUM,
-    headless: true,
-    acceptDownloads: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      // Trust only the sandbox's own server key, not every certificate.
-      `--ignore-certificate-errors-spki-list=${spki}`,
-    ],
-  });
+function browserFor(name: string): Promise<BrowserContext> {
+  return browserTrusting(sandbox, path.join(dir, `profile-${name}`));
 }
 
 async function signIn(page: Page, provider: string, user: string): Promise<void> {
   await page.goto(`${sandbox.urls.app}/`);
   await page.getByRole('link', { name: `Sign in with ${provider}` }).click();
-  await page.getByLabel(/user/i).fill(user);
-  await page.getByRole('button', { name: /^Sign in$/ }).click();
+  await signInAtDevIdp(page, user);
   await page.waitForURL(`${sandbox.urls.app}/`);
 }
 
@@ -226,26 +203,3 @@ test('listed-names-round-trip: files the CLI named in NFD, with ?, %41 and space
     s3.destroy();
   }
 });
-
-// A tiny async matcher: playwright-core has no test runner, so wait for visibility here.
-expect.extend({
-  async toBeVisibleSoon(locator: {
-    waitFor(o: { state: 'visible'; timeout: number }): Promise<void>;
-  }) {
-    try {
-      await locator.waitFor({ state: 'visible', timeout: 15_000 });
-      return { pass: true, message: () => 'visible' };
-    } catch (e) {
-      return { pass: false, message: () => `not visible: ${(e as Error).message}` };
-    }
-  },
-});
-
-declare global {
-  // eslint-disable-next-line @typescript-eslint/no-namespace
-  namespace jest {
-    interface Matchers<R> {
-      toBeVisibleSoon(): Promise<R>;
-    }
-  }
-}
