@@ -50,6 +50,12 @@ const configSchema = z.object({
   endpoints: z.optional(
     z.object({ sts: z.optional(url), s3: z.optional(url), secretsManager: z.optional(url) }),
   ),
+  /**
+   * Serve `/api/session` and `/api/credentials` (common/cli-protocol.ts API_PATHS) to
+   * same-origin pages, so browser or mobile code can call S3 with the AWS SDK directly;
+   * absent or false, those routes answer 404. Set from the stage's `app.clientCredentials`.
+   */
+  clientCredentials: z.optional(z.boolean()),
   /** Sandbox only: http:// base URLs allowed. */
   sandbox: z.optional(z.boolean()),
   providers: z.array(providerSchema).check(z.minLength(1)),

@@ -151,6 +151,13 @@ export interface CallbackAppProps {
    */
   readonly logRetention?: logs.RetentionDays;
   /**
+   * Serve `/api/session` and `/api/credentials` to same-origin pages, so browser or mobile
+   * code can call S3 with the AWS SDK and the user's temporary credentials (APP_CONFIG
+   * `clientCredentials`). The bucket's CORS must allow the app's origin for that.
+   * @default false
+   */
+  readonly clientCredentials?: boolean;
+  /**
    * The local sandbox: allows an `http://` base URL.
    * @default false
    */
@@ -290,6 +297,7 @@ export class CallbackApp extends Construct {
       sessionPolicyArns: [...(props.sessionPolicyArns ?? [])],
       cookieKeySecretId: this.cookieKeySecret.secretArn,
       ...(sandbox ? { sandbox: true } : {}),
+      ...(props.clientCredentials ? { clientCredentials: true } : {}),
       providers: props.providers.map(({ provider, role }) => ({
         name: provider.namespace,
         family: provider.family,

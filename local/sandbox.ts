@@ -195,6 +195,7 @@ export function sandboxAppConfig(
     sessionPolicyArns: [...config.session.sessionPolicyArns],
     cookieKeySecretId: 'cookie-key',
     endpoints: { sts: urlOf(ports.sts), s3: urlOf(ports.s3) },
+    ...(config.app.clientCredentials ? { clientCredentials: true } : {}),
     providers: config.providers.map(({ provider }) => {
       const common = {
         name: provider.namespace,
