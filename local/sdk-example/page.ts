@@ -28,14 +28,11 @@ function show(id: string, text: string): void {
   byId(id).textContent = text;
 }
 
-/** An HTTP answer the page cannot go on with. */
-class AppError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
+/** What an answer of the app's /api routes means here. */
+function why(status: number): string {
+  if (status === 404) return ' (client-side credentials are off: set app.clientCredentials)';
+  if (status === 401) return ' (signed out: sign in again)';
+  return '';
 }
 
 /** The session (`undefined` when signed out): its CSRF token unlocks the credentials. */
@@ -45,7 +42,7 @@ async function fetchSession(paths: AppPaths): Promise<ClientSessionResponse | un
     headers: { accept: 'application/json' },
   });
   if (res.status === 401) return undefined;
-  if (!res.ok) throw new AppError(res.status, `GET ${paths.session} answered ${res.status}.`);
+  if (!res.ok) throw new Error(`GET ${paths.session} answered ${res.status}${why(res.status)}.`);
   return (await res.json()) as ClientSessionResponse;
 }
 
@@ -68,13 +65,7 @@ function credentialSource(paths: AppPaths, session: ClientSessionResponse) {
       }
     }
     if (!res.ok) {
-      const why =
-        res.status === 404
-          ? ' (client-side credentials are off for this stage: app.clientCredentials)'
-          : res.status === 401
-            ? ' (signed out)'
-            : '';
-      throw new AppError(res.status, `GET ${paths.credentials} answered ${res.status}${why}.`);
+      throw new Error(`GET ${paths.credentials} answered ${res.status}${why(res.status)}.`);
     }
     return (await res.json()) as ClientCredentialsResponse;
   };
@@ -105,7 +96,7 @@ function s3ClientFor(
 }
 
 /** An SDK error's name (S3's error code, e.g. AccessDenied) and message. */
-function describe(err: unknown): string {
+function errorText(err: unknown): string {
   if (err instanceof Error) return `${err.name}: ${err.message}`;
   return String(err);
 }
@@ -172,7 +163,7 @@ async function main(): Promise<void> {
         show('upload-result', `Uploaded ${name}`);
         return listFiles(s3, where);
       })
-      .catch((err: unknown) => show('upload-result', `Upload failed: ${describe(err)}`));
+      .catch((err: unknown) => show('upload-result', `Upload failed: ${errorText(err)}`));
   });
 
   byId('other').addEventListener('click', () => {
@@ -180,8 +171,8 @@ async function main(): Promise<void> {
     show('other-result', `Listing ${prefix}...`);
     s3.send(new ListObjectsV2Command({ Bucket: where.bucket, Prefix: prefix }))
       .then(() => show('other-result', `S3 listed ${prefix}: that should never happen.`))
-      .catch((err: unknown) => show('other-result', `S3 refused: ${describe(err)}`));
+      .catch((err: unknown) => show('other-result', `S3 refused: ${errorText(err)}`));
   });
 }
 
-main().catch((err: unknown) => show('status', `Something went wrong: ${describe(err)}`));
+main().catch((err: unknown) => show('status', `Something went wrong: ${errorText(err)}`));

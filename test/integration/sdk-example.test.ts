@@ -296,7 +296,15 @@ describe('end to end: signed in at the dev IdP, the app gives the page its crede
       await page.waitForURL(`${sandbox.urls.app}/`);
 
       await page.goto(`${sandbox.urls.app}${SDK_EXAMPLE_PATHS.page}`);
-      await page.getByText(/^users\/google\/[^/]+\/$/).waitFor(SOON);
+      await page
+        .getByText(/^users\/google\/[^/]+\/$/)
+        .waitFor(SOON)
+        .catch(async (e: Error) => {
+          // Say what the page says (say, that the app does not serve /api/session yet).
+          throw new Error(
+            `${e.message}\nThe page says: ${await page.locator('#status').textContent()}`,
+          );
+        });
       await listUploadAndBeRefused(page, 'from-the-sdk.txt', '2-end-to-end.png');
       expect(problems).toEqual([]);
     } finally {
