@@ -51,8 +51,9 @@ const configSchema = z.object({
     z.object({ sts: z.optional(url), s3: z.optional(url), secretsManager: z.optional(url) }),
   ),
   /**
-   * Serve /api/session and /api/credentials to same-origin pages, so browser or mobile code
-   * can call S3 with the AWS SDK directly (off unless the stage turns it on).
+   * Serve `/api/session` and `/api/credentials` (common/cli-protocol.ts API_PATHS) to
+   * same-origin pages, so browser or mobile code can call S3 with the AWS SDK directly;
+   * absent or false, those routes answer 404. Set from the stage's `app.clientCredentials`.
    */
   clientCredentials: z.optional(z.boolean()),
   /** Sandbox only: http:// base URLs allowed. */

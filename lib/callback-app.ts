@@ -14,6 +14,13 @@ import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as targets from 'aws-cdk-lib/aws-route53-targets';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import {
+  CLI_ASSET_FILE,
+  CLI_ENTRY,
+  cliBuildArgs,
+  esbuildCommand,
+  shellCommand,
+} from './cli-command';
 import { pascal, Provider } from './providers';
 import type { AppConfig } from '../common/app-config';
 import { callbackPath } from '../common/provider-facts';
@@ -143,6 +150,13 @@ export interface CallbackAppProps {
    * @default logs.RetentionDays.ONE_MONTH
    */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * Serve `/api/session` and `/api/credentials` to same-origin pages, so browser or mobile
+   * code can call S3 with the AWS SDK and the user's temporary credentials (APP_CONFIG
+   * `clientCredentials`). The bucket's CORS must allow the app's origin for that.
+   * @default false
+   */
+  readonly clientCredentials?: boolean;
   /**
    * The local sandbox: allows an `http://` base URL.
    * @default false
@@ -283,6 +297,7 @@ export class CallbackApp extends Construct {
       sessionPolicyArns: [...(props.sessionPolicyArns ?? [])],
       cookieKeySecretId: this.cookieKeySecret.secretArn,
       ...(sandbox ? { sandbox: true } : {}),
+      ...(props.clientCredentials ? { clientCredentials: true } : {}),
       providers: props.providers.map(({ provider, role }) => ({
         name: provider.namespace,
         family: provider.family,
@@ -324,7 +339,7 @@ export class CallbackApp extends Construct {
       },
       bundling: {
         ...DEFAULT_CALLBACK_BUNDLING,
-        commandHooks: copyStaticFiles(entry),
+        commandHooks: bundlingHooks(entry),
         ...props.bundling,
       },
     });
@@ -437,19 +452,28 @@ function estimatedLength(resolved: unknown): number {
 }
 
 /**
- * The app serves its own static files (no third-party hosts, no-referrer-leak) from `static/`
- * next to its entry; the bundle needs them next to `index.js`. Copied with node, not
- * `cp`, so local bundling works on any OS.
+ * What goes next to `index.js` in the asset, after esbuild bundled the function:
+ * - the app's own static files (no third-party hosts, no-referrer-leak) from `static/` next
+ *   to its entry, copied with node, not `cp`, so local bundling works on any OS;
+ * - the command-line tool, built by the project's esbuild into `static/wif-login.cjs`
+ *   (lib/cli-command.ts), which the app serves for download.
  */
-function copyStaticFiles(entry: string): nodejs.ICommandHooks | undefined {
+function bundlingHooks(entry: string): nodejs.ICommandHooks {
   const source = path.join(path.dirname(entry), 'static');
-  if (!fs.existsSync(source)) return undefined;
   const relative = path.relative(PROJECT_ROOT, source).split(path.sep).join('/');
   return {
     beforeBundling: () => [],
     beforeInstall: () => [],
     afterBundling: (inputDir: string, outputDir: string) => [
-      `node -e "require('fs').cpSync(process.argv[1], process.argv[2], { recursive: true })" "${inputDir}/${relative}" "${outputDir}/static"`,
+      ...(fs.existsSync(source)
+        ? [
+            `node -e "require('fs').cpSync(process.argv[1], process.argv[2], { recursive: true })" "${inputDir}/${relative}" "${outputDir}/static"`,
+          ]
+        : []),
+      shellCommand([
+        ...esbuildCommand(PROJECT_ROOT),
+        ...cliBuildArgs(CLI_ENTRY, path.join(outputDir, CLI_ASSET_FILE)),
+      ]),
     ],
   };
 }

@@ -131,9 +131,15 @@ const configSchema = z.strictObject({
       logRetentionDays: z.number().default(DEFAULT_LOG_RETENTION_DAYS),
       /** Public base URL, when the app is reached through something else (a CDN, the sandbox). */
       baseUrl: z.string().optional(),
+      /**
+       * Serve /api/session and /api/credentials to same-origin pages so browser or mobile
+       * code can call S3 with the AWS SDK directly (the bucket's CORS then allows it too).
+       */
+      clientCredentials: z.boolean().default(false),
     })
     .default({
       origins: [],
+      clientCredentials: false,
       throttle: { ...DEFAULT_THROTTLE },
       logRetentionDays: DEFAULT_LOG_RETENTION_DAYS,
     }),
@@ -195,6 +201,11 @@ export interface StageConfig {
     readonly throttle: { readonly rateLimit: number; readonly burstLimit: number };
     readonly logRetentionDays: number;
     readonly baseUrl?: string;
+    /**
+     * The app serves /api/session and /api/credentials to same-origin pages, so browser
+     * or mobile code can call S3 with the AWS SDK and the user's temporary credentials.
+     */
+    readonly clientCredentials: boolean;
   };
   readonly session: {
     readonly maxSessionDurationSeconds: number;
@@ -276,6 +287,7 @@ export function parseStageConfig(
       throttle: cfg.app.throttle,
       logRetentionDays: cfg.app.logRetentionDays,
       baseUrl: cfg.app.baseUrl,
+      clientCredentials: cfg.app.clientCredentials,
     },
     session: { ...cfg.session, durationSeconds },
   };

@@ -76,6 +76,7 @@ export class FederationStack extends Stack {
       abortIncompleteMultipartUploadDays: config.bucket.abortIncompleteMultipartUploadDays,
       accessLogRetentionDays: config.bucket.accessLogRetentionDays,
       corsOrigins: [...config.app.origins],
+      clientCredentials: config.app.clientCredentials,
       destroyOnDelete: config.bucket.destroyOnDelete,
     });
 
@@ -190,6 +191,7 @@ export class FederationStack extends Stack {
       throttle: appConfig.throttle,
       logRetention: appConfig.logRetentionDays as logs.RetentionDays,
       sandbox: config.sandbox,
+      clientCredentials: appConfig.clientCredentials,
       entry: build.entry,
       bundling: build.bundling,
     });
@@ -223,12 +225,19 @@ export class FederationStack extends Stack {
       });
     }
 
-    // Browsers upload with presigned URLs from the app's pages, so the bucket's CORS must
-    // allow the app's own origin; say so when it is known and missing.
-    if (!Token.isUnresolved(app.baseUrl) && !appConfig.origins.includes(app.baseUrl)) {
+    // Browsers upload with presigned URLs from the app's pages (and, with client-side
+    // credentials, call S3 with the SDK), so the bucket's CORS must allow the app's own
+    // origin; say so when it is known and missing.
+    const knownOrigin = !Token.isUnresolved(app.baseUrl);
+    if (appConfig.clientCredentials && appConfig.origins.length === 0) {
+      Annotations.of(app).addWarningV2(
+        'wif:client-credentials-without-cors',
+        `app.clientCredentials is true but app.origins is empty, so the bucket has no CORS rule and the AWS SDK on the app's pages cannot call S3 with the credentials from /api/credentials. Add the app's origin (${knownOrigin ? app.baseUrl : 'the Endpoint output, once deployed'}) to app.origins in config/${config.stage}.json, or set app.clientCredentials to false.`,
+      );
+    } else if (knownOrigin && !appConfig.origins.includes(app.baseUrl)) {
       Annotations.of(app).addWarningV2(
         'wif:app-origin-not-in-cors',
-        `app.origins does not list the app's own origin ${app.baseUrl}; browsers on its pages cannot upload to the bucket with presigned URLs. Add it to app.origins in config/${config.stage}.json.`,
+        `app.origins does not list the app's own origin ${app.baseUrl}; browsers on its pages cannot upload to the bucket with presigned URLs${appConfig.clientCredentials ? ' or call S3 with the AWS SDK (app.clientCredentials)' : ''}. Add it to app.origins in config/${config.stage}.json.`,
       );
     }
     return app;

@@ -38,6 +38,13 @@ export interface UserDataBucketProps {
    */
   readonly corsOrigins?: string[];
   /**
+   * Pages on `corsOrigins` also call S3 with the AWS SDK and the user's temporary
+   * credentials (the app's client-side credentials): CORS then also allows `DELETE` and
+   * exposes the response headers the SDK reports ({@link CLIENT_SDK_EXPOSED_HEADERS}).
+   * @default false - presigned uploads and downloads only
+   */
+  readonly clientCredentials?: boolean;
+  /**
    * Delete the buckets with the stack. They must be empty then: no auto-delete custom
    * resource is added, because its Lambda would need data access to every user's files.
    * @default false - the buckets are retained
@@ -107,25 +114,43 @@ export class UserDataBucket extends Construct {
       ],
       cors:
         props.corsOrigins && props.corsOrigins.length > 0
-          ? [
-              {
-                allowedOrigins: [...props.corsOrigins],
-                allowedMethods: [
-                  s3.HttpMethods.GET,
-                  s3.HttpMethods.PUT,
-                  s3.HttpMethods.POST,
-                  s3.HttpMethods.HEAD,
-                ],
-                allowedHeaders: ['*'],
-                // The browser needs the ETag of each part to complete a multipart upload.
-                exposedHeaders: ['ETag'],
-                maxAge: 3000,
-              },
-            ]
+          ? [corsRule(props.corsOrigins, props.clientCredentials ?? false)]
           : undefined,
       removalPolicy,
     });
   }
+}
+
+/**
+ * Response headers browsers may read besides the CORS-safelisted ones, when pages call S3
+ * with the AWS SDK: `x-amz-version-id` is the `VersionId` of PutObject, GetObject and
+ * DeleteObject (the bucket is versioned: it names the version to read or restore);
+ * `x-amz-request-id` and `x-amz-id-2` are the SDK's `$metadata.requestId` and
+ * `extendedRequestId`, what AWS Support needs to trace a failed call.
+ */
+export const CLIENT_SDK_EXPOSED_HEADERS: readonly string[] = [
+  'x-amz-version-id',
+  'x-amz-request-id',
+  'x-amz-id-2',
+];
+
+/** The one CORS rule for the app's origins. */
+function corsRule(origins: readonly string[], clientCredentials: boolean): s3.CorsRule {
+  return {
+    allowedOrigins: [...origins],
+    allowedMethods: [
+      s3.HttpMethods.GET,
+      s3.HttpMethods.PUT,
+      s3.HttpMethods.POST,
+      s3.HttpMethods.HEAD,
+      // DeleteObject from the SDK; the app's own pages delete through the app.
+      ...(clientCredentials ? [s3.HttpMethods.DELETE] : []),
+    ],
+    allowedHeaders: ['*'],
+    // The browser needs the ETag of each part to complete a multipart upload.
+    exposedHeaders: ['ETag', ...(clientCredentials ? CLIENT_SDK_EXPOSED_HEADERS : [])],
+    maxAge: 3000,
+  };
 }
 
 /** Checks bucket options; messages carry the bad value and the fix. */

@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import type * as https from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
@@ -31,7 +32,16 @@ export interface LocalHttpApiOptions {
   readonly log?: (entry: Record<string, unknown>) => void;
   /** @default DEFAULT_TIMEOUTS */
   readonly timeouts?: ServerTimeouts;
+  /**
+   * Sandbox-only paths answered here, before the function (the SDK example page); the
+   * first that answers a request decides, the others go to the function.
+   * @default - none: every request goes to the function
+   */
+  readonly routes?: readonly LocalRoute[];
 }
+
+/** Answers a request itself and returns true, or returns false to leave it to the function. */
+export type LocalRoute = (req: IncomingMessage, res: ServerResponse) => boolean;
 
 const MAX_BODY_BYTES = 10 * 1024 * 1024; // API Gateway's payload limit
 
@@ -166,6 +176,7 @@ export async function startLocalHttpApi(options: LocalHttpApiOptions): Promise<R
   const server = createSandboxServer(
     options.tls,
     (req, res) => {
+      if (options.routes?.some((route) => route(req, res))) return;
       const chunks: Buffer[] = [];
       let size = 0;
       req.on('data', (c: Buffer) => {

@@ -90,7 +90,8 @@ export function sandboxStageConfig(ports: SandboxPorts): RawStageConfig {
       },
     ],
     bucket: { destroyOnDelete: true },
-    app: { origins: [urlOf(ports.app)] },
+    // The SDK example page (/sandbox/sdk-example) calls S3 with client-side credentials.
+    app: { origins: [urlOf(ports.app)], clientCredentials: true },
     session: { maxSessionDurationSeconds: 3600, durationSeconds: 3600 },
   };
 }

@@ -14,6 +14,8 @@ import { devIdpEndpoints } from './dev-idp-client';
 import { functionTimeoutMs, startLocalHttpApi } from './http-api';
 import { loadPolicyModel, roleTrusting, type PolicyModel } from './policy';
 import { startLocalS3 } from './s3';
+import { buildSdkExampleScript } from './sdk-example/bundle';
+import { sdkExampleRoute } from './sdk-example/routes';
 import {
   DEFAULT_PORTS,
   GOOGLE_ISSUER,
@@ -77,6 +79,9 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   if (options.reset) fs.rmSync(dataDir, { recursive: true, force: true });
   fs.mkdirSync(dataDir, { recursive: true });
 
+  // esbuild bundles the SDK example's script in its own process while the app synthesizes.
+  const sdkExampleScript = buildSdkExampleScript();
+  sdkExampleScript.catch(() => undefined); // awaited below; not unhandled if startup fails first
   const ports = options.ports === 'free' ? await freePorts() : (options.ports ?? DEFAULT_PORTS);
   await assertPortsFree(ports);
   const tls = await ensureLocalTls(path.join(dataDir, 'tls'));
@@ -150,6 +155,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
         NODE_EXTRA_CA_CERTS: tls.caFile,
       },
       functionTimeoutMs: functionTimeoutMs(template, bundle),
+      routes: [sdkExampleRoute({ s3Origin: s3.url, script: await sdkExampleScript })],
       log,
     });
     started.push(api);
@@ -195,6 +201,7 @@ export function sandboxAppConfig(
     sessionPolicyArns: [...config.session.sessionPolicyArns],
     cookieKeySecretId: 'cookie-key',
     endpoints: { sts: urlOf(ports.sts), s3: urlOf(ports.s3) },
+    ...(config.app.clientCredentials ? { clientCredentials: true } : {}),
     providers: config.providers.map(({ provider }) => {
       const common = {
         name: provider.namespace,

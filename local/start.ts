@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { DEFAULT_PORTS, type SandboxPorts } from './sandbox-config';
 import { PortsBusyError, startSandbox } from './sandbox';
+import { SDK_EXAMPLE_PATHS } from './sdk-example/routes';
 
 /**
  * `npm start [-- --reset] [-- --data-dir <dir>]`: the sandbox. Serves until Ctrl-C.
@@ -58,6 +59,10 @@ Sandbox ready in ${((Date.now() - started) / 1000).toFixed(1)} s. Open the app:
   ${urls.app}/
 
 Sign in with any provider as any user name (try alice, then bob in a private window).
+Then see the AWS SDK call S3 from a page with your own credentials:
+
+  ${urls.app}${SDK_EXAMPLE_PATHS.page}
+
 Your browser will warn about the certificate once: it comes from the sandbox's own CA,
   ${tls.caFile}
 (trust it for 127.0.0.1, or continue past the warning).

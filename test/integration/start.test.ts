@@ -70,6 +70,7 @@ test('prints the URL, refuses a second start, stops on Ctrl-C, keeps data across
   await ready(first);
   expect(first.output()).toContain(`https://127.0.0.1:${base}/`);
   expect(first.output()).toContain(path.join(dataDir, 'tls', 'ca.pem'));
+  expect(first.output()).toContain(`https://127.0.0.1:${base}/sandbox/sdk-example\n`);
   expect(first.output()).toMatch(
     /aws sts assume-role-with-web-identity --endpoint-url https:\/\/127\.0\.0\.1:\d+/,
   );

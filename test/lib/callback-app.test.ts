@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import { isBuiltin } from 'node:module';
 import * as path from 'node:path';
 import { CfnElement, CfnResource, Duration, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
@@ -15,6 +16,13 @@ import {
   CallbackAppProps,
   DEFAULT_CALLBACK_ENTRY,
 } from '../../lib/callback-app';
+import {
+  CLI_ASSET_FILE,
+  CLI_ENTRY,
+  cliBuildArgs,
+  esbuildCommand,
+  shellCommand,
+} from '../../lib/cli-command';
 import { ConfigError, parseStageConfig, RawStageConfig } from '../../lib/config';
 import { FederationStack } from '../../lib/federation-stack';
 import { findUnsafeAppEndpoints } from '../../lib/guards';
@@ -28,6 +36,7 @@ interface Resource {
   DependsOn?: string | string[];
 }
 
+const PROJECT = path.join(__dirname, '..', '..');
 const ACCOUNT = '123456789012';
 const REGION = 'eu-west-1';
 const ZONE_ID = 'Z0123456789ABCDEFGHIJ';
@@ -407,6 +416,20 @@ describe('function', () => {
     // Only the AWS SDK v3 is left to the Lambda runtime.
     expect(command).toContain("'--external:@aws-sdk/*'");
     expect(command.match(/--external/g)).toHaveLength(1);
+  });
+
+  test('after bundling, the static files are copied and the command-line tool is built next to them', () => {
+    const { props } = capturedBundling(() => buildTestStack());
+    const hooks = props.commandHooks as { afterBundling(i: string, o: string): string[] };
+    const commands = hooks.afterBundling('/in', '/out');
+    expect(commands).toHaveLength(2);
+    expect(commands[0]).toContain('"/in/lambda/callback/static" "/out/static"');
+    expect(commands[1]).toBe(
+      shellCommand([
+        ...esbuildCommand(PROJECT),
+        ...cliBuildArgs(CLI_ENTRY, path.join('/out', CLI_ASSET_FILE)),
+      ]),
+    );
   });
 
   test('bundling options can be overridden, the rest of the defaults stay', () => {
@@ -826,10 +849,28 @@ describe('real bundling with the local esbuild', () => {
     const key = (fn.Properties!.Code as { S3Key: string }).S3Key;
     const asset = path.join(out, `asset.${key.replace(/\.zip$/, '')}`);
     expect(fs.readdirSync(asset).sort()).toEqual(['index.js', 'index.js.map', 'static']);
-    // The app's own static files, next to the bundle where lambda/callback/assets.ts reads them.
+    // The app's own static files, next to the bundle where lambda/callback/assets.ts reads
+    // them, and the command-line tool the app serves.
     expect(fs.readdirSync(path.join(asset, 'static')).sort()).toEqual(
-      fs.readdirSync(path.join(path.dirname(DEFAULT_CALLBACK_ENTRY), 'static')).sort(),
+      [
+        ...fs.readdirSync(path.join(path.dirname(DEFAULT_CALLBACK_ENTRY), 'static')),
+        'wif-login.cjs',
+      ].sort(),
     );
+    const cli = fs.readFileSync(path.join(asset, CLI_ASSET_FILE), 'utf8');
+    // One readable CommonJS file: the shebang, nothing left to require but Node built-ins.
+    expect(cli.startsWith('#!/usr/bin/env node\n')).toBe(true);
+    expect(cli).toContain('// cli/wif-login.ts');
+    expect(
+      [...cli.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]).filter((m) => !isBuiltin(m)),
+    ).toEqual([]);
+    const run = spawnSync(process.execPath, [path.join(asset, CLI_ASSET_FILE), '--help'], {
+      encoding: 'utf8',
+      timeout: 30_000,
+      env: { PATH: process.env.PATH },
+    });
+    expect(run.error).toBeUndefined();
+    expect(run.stdout + run.stderr).toMatch(/wif-login/);
     const code = fs.readFileSync(path.join(asset, 'index.js'), 'utf8');
     // Minified: long lines (a few template literals of the views keep their newlines).
     expect(code.length / code.split('\n').length).toBeGreaterThan(1000);

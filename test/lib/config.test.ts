@@ -214,6 +214,7 @@ describe('stage config', () => {
       throttle: { rateLimit: 20, burstLimit: 40 },
       logRetentionDays: 30,
       baseUrl: undefined,
+      clientCredentials: false,
     });
     expect(config.providers[0].clientSecretArn).toBeUndefined();
   });
@@ -247,6 +248,7 @@ describe('stage config', () => {
       throttle: { rateLimit: 5.5, burstLimit: 40 },
       logRetentionDays: 90,
       baseUrl: 'https://files.example.com',
+      clientCredentials: false,
     });
     expect(config.providers[2].clientSecretArn).toBe(
       'arn:aws:secretsmanager:eu-west-1:123456789012:secret:fb-client-a1B2c3',

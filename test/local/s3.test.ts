@@ -1636,17 +1636,20 @@ describe('local S3 with the real AWS SDK', () => {
     test('answers the preflight of the configured origin and refuses others', async () => {
       const ok = await preflight(appOrigin);
       expect(ok.status).toBe(200);
+      // The sandbox stage has client-side credentials on: the SDK in its pages may DELETE
+      // and read the version and request ids.
       expect(ok.headers).toMatchObject({
         'access-control-allow-origin': appOrigin,
-        'access-control-allow-methods': 'GET, PUT, POST, HEAD',
+        'access-control-allow-methods': 'GET, PUT, POST, HEAD, DELETE',
         'access-control-allow-headers': 'content-type, if-none-match',
-        'access-control-expose-headers': 'ETag',
+        'access-control-expose-headers': 'ETag, x-amz-version-id, x-amz-request-id, x-amz-id-2',
         'access-control-max-age': '3000',
       });
       const foreign = await preflight('https://evil.example');
       expect(foreign.status).toBe(403);
       expect(foreign.headers['access-control-allow-origin']).toBeUndefined();
-      expect((await preflight(appOrigin, 'DELETE')).status).toBe(403);
+      expect((await preflight(appOrigin, 'DELETE')).status).toBe(200);
+      expect((await preflight(appOrigin, 'PATCH')).status).toBe(403);
     });
 
     test('adds CORS headers to answers for the configured origin only', async () => {
@@ -1660,7 +1663,9 @@ describe('local S3 with the real AWS SDK', () => {
       const mine = await fetchRaw(url, { headers: { origin: appOrigin } });
       expect(mine.status).toBe(200);
       expect(mine.headers['access-control-allow-origin']).toBe(appOrigin);
-      expect(mine.headers['access-control-expose-headers']).toBe('ETag');
+      expect(mine.headers['access-control-expose-headers']).toBe(
+        'ETag, x-amz-version-id, x-amz-request-id, x-amz-id-2',
+      );
       const foreign = await fetchRaw(url, { headers: { origin: 'https://evil.example' } });
       expect(foreign.status).toBe(200);
       expect(foreign.headers['access-control-allow-origin']).toBeUndefined();
