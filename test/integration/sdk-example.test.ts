@@ -10,14 +10,13 @@
  * "end to end" signs in at the dev IdP and uses the app's own routes.
  * Screenshots go to test-artifacts/sdk-example/.
  */
-import { createHash, X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as https from 'node:https';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { AssumeRoleWithWebIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import {
   API_PATHS,
   CSRF_HEADER,
@@ -26,10 +25,10 @@ import {
 } from '../../common/cli-protocol';
 import { startSandbox, type Sandbox } from '../../local/sandbox';
 import { SDK_EXAMPLE_PATHS } from '../../local/sdk-example/routes';
+import { browserTrusting, firstPage, requireChromium } from '../support/browser';
 
 jest.setTimeout(180_000);
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = path.join(__dirname, '..', '..', 'test-artifacts', 'sdk-example');
 const SOON = { timeout: 15_000 };
 
@@ -37,11 +36,7 @@ let sandbox: Sandbox;
 let dir: string;
 
 beforeAll(async () => {
-  if (!fs.existsSync(CHROMIUM)) {
-    throw new Error(
-      `${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does it), or set CHROMIUM_PATH`,
-    );
-  }
+  requireChromium();
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wif-sdk-example-'));
   sandbox = await startSandbox({ dataDir: path.join(dir, 'data'), ports: 'free', reset: true });
@@ -53,29 +48,13 @@ afterAll(async () => {
 });
 
 /** A fresh browser profile that trusts exactly the sandbox's certificate key. */
-async function browserFor(name: string): Promise<BrowserContext> {
-  const spki = createHash('sha256')
-    .update(new X509Certificate(sandbox.tls.cert).publicKey.export({ type: 'spki', format: 'der' }))
-    .digest('base64');
-  return chromium.launchPersistentContext(path.join(dir, `profile-${name}`), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      `--ignore-certificate-errors-spki-list=${spki}`,
-    ],
-  });
+function browserFor(name: string): Promise<BrowserContext> {
+  return browserTrusting(sandbox, path.join(dir, `profile-${name}`));
 }
 
 /** The first tab, recording what the console reports (CSP violations among it). */
-async function firstPage(context: BrowserContext): Promise<{ page: Page; problems: string[] }> {
-  const page = context.pages()[0] ?? (await context.newPage());
+async function watchedPage(context: BrowserContext): Promise<{ page: Page; problems: string[] }> {
+  const page = await firstPage(context);
   const problems: string[] = [];
   page.on('pageerror', (e) => problems.push(e.message));
   page.on('console', (m) => {
@@ -221,7 +200,7 @@ describe('in chromium, against the broker contract (the /api answers given in th
         (url) => url.pathname === API_PATHS.session,
         (route) => route.fulfill({ status: 401, json: { message: 'Sign in first.' } }),
       );
-      const { page, problems } = await firstPage(context);
+      const { page, problems } = await watchedPage(context);
       await page.goto(`${sandbox.urls.app}${SDK_EXAMPLE_PATHS.page}`);
       await page.getByText('Sign in first.').waitFor(SOON);
       expect(await page.getByRole('link', { name: 'Sign in' }).getAttribute('href')).toBe('/');
@@ -264,7 +243,7 @@ describe('in chromium, against the broker contract (the /api answers given in th
             : route.fulfill({ status: 403, json: { message: 'Forbidden' } });
         },
       );
-      const { page, problems } = await firstPage(context);
+      const { page, problems } = await watchedPage(context);
       await page.goto(`${sandbox.urls.app}${SDK_EXAMPLE_PATHS.page}`);
       await page.getByText(where.prefix, { exact: true }).waitFor(SOON);
       await page.getByText(/^Signed in with google as erin;/).waitFor(SOON);
@@ -288,7 +267,7 @@ describe('end to end: signed in at the dev IdP, the app gives the page its crede
   test("alice lists her folder, uploads into it, and S3 refuses another user's folder", async () => {
     const context = await browserFor('alice');
     try {
-      const { page, problems } = await firstPage(context);
+      const { page, problems } = await watchedPage(context);
       await page.goto(`${sandbox.urls.app}/`);
       await page.getByRole('link', { name: 'Sign in with Google' }).click();
       await page.getByLabel(/user/i).fill('alice');
