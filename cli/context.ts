@@ -5,6 +5,11 @@ import type { CliDeps } from './deps';
 import { loadCa } from './http';
 import { signIn } from './sign-in';
 
+/*
+ * What the commands share: their context, signing in with the cache, and how a sign-in
+ * is shown to the user.
+ */
+
 /** A command's inputs: the checked command line and the surroundings. */
 export interface CommandContext {
   readonly options: Options;

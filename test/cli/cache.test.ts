@@ -76,6 +76,13 @@ describe('wif-login: the credential cache', () => {
     expect((await cli.run(['whoami'])).code).toBe(1);
   });
 
+  // Only root can hand a file to another user; elsewhere the check cannot be staged.
+  (process.getuid?.() === 0 ? it : it.skip)('ignores an entry owned by another user', async () => {
+    expect((await cli.run(['whoami'])).code).toBe(0);
+    fs.chownSync(file, 4242, 4242);
+    expect((await cli.run(['whoami'])).code).toBe(1);
+  });
+
   it('login fails clearly when the cache cannot be written; credentials only warns', async () => {
     const blocked = path.join(cli.dir, 'a-file');
     fs.writeFileSync(blocked, '');

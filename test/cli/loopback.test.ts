@@ -85,6 +85,9 @@ describe('wif-login: the loopback receiver', () => {
     const dup = new URL(callback);
     dup.searchParams.append('code', 'second');
     expect((await fetch(dup)).status).toBe(400);
+    const markup = new URL(callback);
+    markup.searchParams.set('code', '<script>alert(1)</script>');
+    expect((await fetch(markup)).status).toBe(400);
     expect(broker.tokenRequests).toHaveLength(0);
 
     expect((await rawGet(callback)).status).toBe(200);
@@ -92,6 +95,20 @@ describe('wif-login: the loopback receiver', () => {
     // One sign-in, one server: it is closed afterwards.
     await expect(fetch(callback)).rejects.toThrow();
   });
+
+  (process.platform === 'linux' ? it : it.skip)(
+    'listens on 127.0.0.1 only, not on every address of the machine',
+    async () => {
+      const { url, done } = await start();
+      const callback = await authorizeRedirect(url);
+      // 127.0.0.2 reaches this machine too on Linux; a server on 0.0.0.0 would answer it.
+      const other = new URL(callback);
+      other.hostname = '127.0.0.2';
+      await expect(rawGet(other, callback.host)).rejects.toThrow('ECONNREFUSED');
+      expect((await fetch(callback)).status).toBe(200);
+      expect((await done).code).toBe(0);
+    },
+  );
 
   it('fails clearly on error=access_denied with the right state, without a token request', async () => {
     broker.decision = 'deny';
