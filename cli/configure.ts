@@ -29,6 +29,10 @@ function builtCommand(ctx: CommandContext): string {
   return path.resolve(ctx.deps.cwd, file);
 }
 
+/** `text` as one word for a POSIX shell, in single quotes when it needs them (examples only). */
+export const shellWord = (text: string): string =>
+  /^[A-Za-z0-9._/:@=+,%-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+
 /**
  * `configure`: signs in unless the cache is fresh, then writes (or rewrites) an AWS CLI
  * profile whose `credential_process` runs this command's `credentials`. Every other
@@ -38,9 +42,7 @@ export async function configure(ctx: CommandContext): Promise<number> {
   const { deps, options } = ctx;
   const commandPath = builtCommand(ctx);
   const name = profileName(ctx);
-  const { entry, signedIn } = await freshSignIn(ctx);
-  if (signedIn) printSummary(ctx, entry);
-
+  // Built before signing in: a path the profile cannot carry fails first.
   const credentialProcess = credentialProcessLine({
     execPath: deps.execPath,
     commandPath,
@@ -50,6 +52,9 @@ export async function configure(ctx: CommandContext): Promise<number> {
     noBrowser: options.noBrowser,
     platform: deps.platform,
   });
+  const { entry, signedIn } = await freshSignIn(ctx);
+  if (signedIn) printSummary(ctx, entry);
+
   const sections = profileSections({
     name,
     region: entry.region,
@@ -71,13 +76,14 @@ export async function configure(ctx: CommandContext): Promise<number> {
   writeConfigFile(file, upsertSections(text, sections), deps.platform);
 
   const endpointUrl = entry.s3Endpoint === undefined ? '' : ` --endpoint-url ${entry.s3Endpoint}`;
-  const base = `s3://${entry.bucket}/${entry.prefix}`;
+  const base = shellWord(`s3://${entry.bucket}/${entry.prefix}`);
+  const target = shellWord(`s3://${entry.bucket}/${entry.prefix}notes.txt`);
   deps.stderr(
     [
       `Wrote profile ${name} to ${file}.`,
       'Try:',
       `  aws --profile ${name}${endpointUrl} s3 ls ${base}`,
-      `  aws --profile ${name}${endpointUrl} s3 cp ./notes.txt ${base}notes.txt`,
+      `  aws --profile ${name}${endpointUrl} s3 cp ./notes.txt ${target}`,
       'Everything outside your prefix is refused. When the credentials run out, the profile',
       `signs in again by itself (${options.noBrowser ? 'asking for a pasted code' : 'a browser opens'}).`,
       '',

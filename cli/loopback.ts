@@ -9,10 +9,12 @@ import {
 } from '../common/cli-protocol';
 import { CliError } from './deps';
 
-/** The most a callback's `code` may be: the app's codes are about 4 KB. */
-const MAX_CODE_LENGTH = 8192;
-/** base64url and dots: the app's sealed codes. */
-const CODE_FORMAT = /^[A-Za-z0-9._~-]+$/;
+/**
+ * True for what can be one of the app's sign-in codes: base64url and dots (unreserved URL
+ * characters), at most 8 KB (the app's are about 4 KB).
+ */
+export const isWellFormedCode = (code: string): boolean =>
+  code.length <= 8192 && /^[A-Za-z0-9._~-]+$/.test(code);
 
 /** The command's one-shot HTTP server on 127.0.0.1 that the browser is redirected to. */
 export interface LoopbackReceiver {
@@ -128,7 +130,7 @@ export async function startLoopback(state: string): Promise<LoopbackReceiver> {
       res.on('close', () => settle(failure));
       return;
     }
-    if ((code as string).length > MAX_CODE_LENGTH || !CODE_FORMAT.test(code as string)) {
+    if (!isWellFormedCode(code as string)) {
       return page(res, 400, 'Bad request', 'The code is malformed.');
     }
     finished = true;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { CLI_PATHS, type CliTokenResponse, PASTE_REDIRECT_URI, s256 } from '../common/cli-protocol';
 import { CliError, type CliDeps } from './deps';
-import { startLoopback } from './loopback';
+import { isWellFormedCode, startLoopback } from './loopback';
 import { redeemCode } from './token';
 
 /** What one sign-in needs from the command line. */
@@ -86,7 +86,7 @@ async function pasteSignIn(
   const pasted = await deps.readCode('Paste the code the page shows after you allow access: ');
   const code = pasted.trim();
   if (code === '') throw new CliError('No code was pasted; run the command again.');
-  if (!/^[A-Za-z0-9._~-]+$/.test(code) || code.length > 8192) {
+  if (!isWellFormedCode(code)) {
     throw new CliError(
       'That is not a sign-in code (it has characters a code never has); copy the whole code from the page and run the command again.',
     );

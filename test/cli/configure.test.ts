@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { credentialProcessLine, quotePath, upsertSections } from '../../cli/aws-config';
+import { shellWord } from '../../cli/configure';
 import { FakeBroker } from './fake-broker';
 import { CliHarness } from './harness';
 
@@ -125,6 +126,20 @@ describe('wif-login configure', () => {
     expect(run.stderr).toContain(`${broker.endpoint}/cli/wif-login.cjs`);
     expect(broker.authorizeRequests).toHaveLength(0);
     expect(fs.existsSync(cli.configFile)).toBe(false);
+  });
+
+  it('refuses a command path the profile cannot carry before signing in', async () => {
+    const run = await cli.run(['configure'], { commandPath: path.join(cli.dir, '$x', 'w.cjs') });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('cannot carry');
+    expect(broker.authorizeRequests).toHaveLength(0);
+  });
+
+  it('quotes example S3 URLs that a shell would split', () => {
+    expect(shellWord('s3://b/users/google/123/')).toBe('s3://b/users/google/123/');
+    expect(shellWord("s3://b/users/oidc/auth0|1 o'k/")).toBe(
+      "'s3://b/users/oidc/auth0|1 o'\\''k/'",
+    );
   });
 
   (posix ? it : it.skip)('quotes paths so a shell splits the line into the right words', () => {
