@@ -1,7 +1,13 @@
 /**
  * wif-login: signs in at a deployed endpoint from the command line and hands the user's
- * temporary AWS credentials to the AWS CLI and SDKs (credential_process).
- * Placeholder entry; the commands are being built.
+ * temporary AWS credentials to the AWS CLI and SDKs (credential_process). The commands are
+ * in main.ts; docs/cli-sign-in.md describes the flow.
+ *
+ * Bundled into one CommonJS file (`wif-login.cjs`), `__filename` is that file: configure
+ * writes it into the profile's credential_process. Run from source it is this `.ts` file.
  */
-process.stderr.write('wif-login: not built yet\n');
-process.exitCode = 2;
+import { main } from './main';
+
+void main(process.argv.slice(2), { commandPath: __filename }).then((code) => {
+  process.exitCode = code;
+});
