@@ -48,27 +48,28 @@ function openTerminal(): { input: tty.ReadStream; output: tty.WriteStream } | un
 /**
  * Reads the code the user pastes in paste mode (`--no-browser`). From standard input when
  * it is a terminal; otherwise (`credential_process` runs the command with its own standard
- * input) from the controlling terminal, `/dev/tty`. With neither, fails with a message that
+ * input) from the controlling terminal, `/dev/tty`. With no terminal at all (a script, CI),
+ * from standard input as it is: a piped code works, an empty one fails with a message that
  * says to sign in beforehand.
  */
 export async function readCodeFromTerminal(
   prompt: string,
   platform: NodeJS.Platform,
 ): Promise<string> {
-  if (process.stdin.isTTY) {
+  const terminal = process.stdin.isTTY || platform === 'win32' ? undefined : openTerminal();
+  if (!terminal) {
     try {
       return await readLine(process.stdin, process.stderr, prompt);
+    } catch (err) {
+      if (process.stdin.isTTY || !(err instanceof CliError)) throw err;
+      throw new CliError(
+        'There is no terminal to paste the sign-in code into, and none came on standard input. ' +
+          'Sign in first from a terminal with `wif-login login --no-browser --endpoint <url>`, ' +
+          'or drop --no-browser to sign in through a browser on this computer.',
+      );
     } finally {
       process.stdin.pause();
     }
-  }
-  const terminal = platform === 'win32' ? undefined : openTerminal();
-  if (!terminal) {
-    throw new CliError(
-      'There is no terminal to paste the sign-in code into (standard input is not a terminal). ' +
-        'Sign in first from a terminal with `wif-login login --no-browser --endpoint <url>`, ' +
-        'or drop --no-browser to sign in through a browser on this computer.',
-    );
   }
   try {
     return await readLine(terminal.input, terminal.output, prompt);
