@@ -248,6 +248,37 @@ except botocore.exceptions.ClientError as e:
     expect(stdout.trim()).toBe('OTHER-AccessDenied');
   });
 
+  test('the AWS SDK for JavaScript with the profile: own prefix allowed, another user denied', async () => {
+    const { prefix, bucket } = await whoami();
+    // The README's example: region and credentials (credential_process) from the profile.
+    const script = `
+const { ListObjectsV2Command, PutObjectCommand, S3Client } = require('@aws-sdk/client-s3');
+const [profile, endpoint, bucket, prefix] = process.argv.slice(1);
+const s3 = new S3Client({ profile, endpoint, forcePathStyle: true });
+(async () => {
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: prefix + 'from-js.txt', Body: 'hi' }));
+  const own = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
+  console.log(own.Contents.map((o) => o.Key.slice(prefix.length)).sort().join(','));
+  await s3
+    .send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'users/google/someone-else/' }))
+    .then(() => console.log('OTHER-ALLOWED'), (e) => console.log('OTHER-' + e.name));
+})();
+`;
+    const { stdout } = await run(
+      process.execPath,
+      ['-e', script, profile, sandbox.urls.s3, bucket, prefix],
+      {
+        env: env({ NODE_EXTRA_CA_CERTS: sandbox.tls.caFile }),
+        cwd: path.resolve(__dirname, '..', '..'),
+        timeout: 60_000,
+      },
+    );
+    expect(stdout.trim().split('\n')).toEqual([
+      expect.stringContaining('from-js.txt'),
+      'OTHER-AccessDenied',
+    ]);
+  });
+
   test('credentials reuses the cache while fresh; with the clock 56 minutes on, it signs in again', async () => {
     const cachedRun = await run(process.execPath, [command, 'credentials', ...endpointArgs()], {
       env: env(),
