@@ -78,7 +78,12 @@ ${Object.entries(roleArns)
   .map(([p, arn]) => `  ${p.padEnd(9)} ${arn}`)
   .join('\n')}
 
-AWS CLI against the sandbox:
+The AWS CLI, boto3 and the SDKs with your own credentials (sign in through the browser):
+  npm run login -- configure --endpoint ${urls.app} --provider google --ca ${tls.caFile}
+  AWS_CA_BUNDLE=${tls.caFile} aws --profile wif-google --endpoint-url ${urls.s3} \\
+    s3 ls s3://${bucket}/users/google/<sub>/     # the prefix: npm run login -- whoami ...
+
+Or with a dev IdP token and STS by hand:
   export AWS_CA_BUNDLE=${tls.caFile} AWS_REGION=us-east-1
   TOKEN=$(npm run -s sandbox:token -- --provider google --user alice)
   aws sts assume-role-with-web-identity --endpoint-url ${urls.sts} \\
