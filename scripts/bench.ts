@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { credentialProcessSection } from './bench-cli-command';
 import { handlerSections, synthesizedBundle } from './bench-handler';
 import { loadSections } from './bench-load';
 import { sandboxSections } from './bench-sandbox';
@@ -163,6 +164,7 @@ const SECTIONS = (opts: BenchOptions): BenchSection[] => [
   synthSection,
   cliSection,
   ...handlerSections(() => bundle(opts)),
+  credentialProcessSection,
   ...sandboxSections(),
   ...loadSections(),
 ];
