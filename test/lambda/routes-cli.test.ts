@@ -307,6 +307,7 @@ describe('/cli/consent', () => {
     });
     expect(res.status).toBe(200);
     expect(res.headers.location).toBeUndefined();
+    expect(res.body).toContain('Never send it to anyone');
     const code = /<textarea id="cli-code"[^>]*>([^<]+)<\/textarea>/.exec(res.body)![1];
     const token = await redeem(h, { code, redirect_uri: PASTE_REDIRECT_URI });
     expect(token.status).toBe(200);
