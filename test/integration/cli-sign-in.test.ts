@@ -17,7 +17,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { startSandbox, type Sandbox } from '../../local/sandbox';
 import { browserTrusting, firstPage, requireChromium, signInAtDevIdp } from '../support/browser';
 
-jest.setTimeout(240_000);
+jest.setTimeout(120_000);
 const run = promisify(execFile);
 
 // Debian's packages, which .ci/run installs; not some other aws or python on PATH.
@@ -31,6 +31,8 @@ let browser: BrowserContext;
 let page: Page;
 /** Where the command's browser opener (`BROWSER`) writes each URL it is asked to open. */
 let urlsFile: string;
+/** Every process a test started; any still running at the end is stopped. */
+const children: ChildProcess[] = [];
 
 beforeAll(async () => {
   requireChromium();
@@ -47,6 +49,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  for (const child of children) if (child.exitCode === null) child.kill();
   await browser?.close();
   await sandbox?.close();
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
@@ -107,6 +110,7 @@ function start(
     env: options.env ?? env(),
     stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
   });
+  children.push(child);
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (c) => (stdout += c));
