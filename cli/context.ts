@@ -1,8 +1,9 @@
 import type { CliTokenResponse } from '../common/cli-protocol';
 import type { Options } from './args';
-import { expiresAt, isFresh, readCache, writeCache } from './cache';
+import { cacheFile, expiresAt, isFresh, readCache, writeCache } from './cache';
 import type { CliDeps } from './deps';
 import { loadCa } from './http';
+import { withLock } from './lock';
 import { signIn } from './sign-in';
 
 /*
@@ -67,13 +68,30 @@ export async function signInAndCache(
   return response;
 }
 
-/** The cached sign-in while it has more than 5 minutes left, else a new one. */
+/**
+ * The cached sign-in while it has more than 5 minutes left, else a new one. Runs that
+ * find the cache stale at the same time sign in once: the others wait for the first and
+ * take what it cached (cli/lock.ts).
+ */
 export async function freshSignIn(
   ctx: CommandContext,
 ): Promise<{ entry: CliTokenResponse; signedIn: boolean }> {
-  const cached = readCache(ctx.options, ctx.deps);
-  if (cached && isFresh(cached, ctx.deps.now())) return { entry: cached, signedIn: false };
-  return { entry: await signInAndCache(ctx, false), signedIn: true };
+  const { options, deps } = ctx;
+  const fresh = () => {
+    const cached = readCache(options, deps);
+    return cached && isFresh(cached, deps.now()) ? cached : undefined;
+  };
+  const cached = fresh();
+  if (cached) return { entry: cached, signedIn: false };
+  const lock = {
+    staleMs: deps.loopbackTimeoutMs + 60_000,
+    onWait: () => deps.stderr('Another wif-login is signing in; waiting for it...\n'),
+  };
+  return withLock(`${cacheFile(options, deps)}.lock`, lock, async () => {
+    const theirs = fresh();
+    if (theirs) return { entry: theirs, signedIn: false };
+    return { entry: await signInAndCache(ctx, false), signedIn: true };
+  });
 }
 
 /** Tells the user on standard error who signed in where. */
