@@ -6,6 +6,7 @@
  * profile on the user's own prefix (allowed) and another user's (AccessDenied). The cache
  * is reused while fresh and renewed through the browser once the clock (moved with
  * libfaketime) nears the credentials' expiry. Paste mode (`--no-browser`) too.
+ * Screenshots of the consent and code pages go to test-artifacts/cli-sign-in/.
  */
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -23,6 +24,7 @@ const run = promisify(execFile);
 // Debian's packages, which .ci/run installs; not some other aws or python on PATH.
 const AWS = fs.existsSync('/usr/bin/aws') ? '/usr/bin/aws' : 'aws';
 const FAKETIME = '/usr/bin/faketime';
+const ARTIFACTS = path.join(__dirname, '..', '..', 'test-artifacts', 'cli-sign-in');
 
 let sandbox: Sandbox;
 let dir: string;
@@ -36,6 +38,7 @@ const children: ChildProcess[] = [];
 
 beforeAll(async () => {
   requireChromium();
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wif-cli-login-'));
   sandbox = await startSandbox({ dataDir: path.join(dir, 'data'), ports: 'free', reset: true });
   command = path.join(dir, 'bin', 'wif-login.cjs');
@@ -137,8 +140,8 @@ async function openedUrl(n: number): Promise<string> {
 const openedCount = () =>
   fs.existsSync(urlsFile) ? fs.readFileSync(urlsFile, 'utf8').trim().split('\n').length : 0;
 
-/** The user's part in the browser: sign in at the dev IdP when asked, then Allow. */
-async function approve(url: string, user: string): Promise<void> {
+/** Opens `url` in the browser and signs in at the dev IdP when asked: the consent page. */
+async function reachConsent(url: string, user: string): Promise<void> {
   await page.goto(url);
   const consent = page.getByRole('heading', { name: /Allow the command line on this computer/ });
   const idpForm = page.getByLabel(/user/i);
@@ -148,6 +151,12 @@ async function approve(url: string, user: string): Promise<void> {
   ]);
   if (await idpForm.isVisible()) await signInAtDevIdp(page, user);
   await consent.waitFor({ state: 'visible', timeout: 30_000 });
+}
+
+/** The user's part of a loopback sign-in: sign in when asked, Allow, back to the command. */
+async function approve(url: string, user: string): Promise<void> {
+  await reachConsent(url, user);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'consent.png'), fullPage: true });
   await page.getByRole('button', { name: 'Allow' }).click();
   await page.waitForURL(/^http:\/\/127\.0\.0\.1:\d+\/callback\?/, { timeout: 30_000 });
 }
@@ -335,9 +344,10 @@ test('paste mode (--no-browser): the code shown after consent, pasted into the c
   }
   expect(url).toBeDefined();
   expect(new URL(url!).searchParams.get('mode')).toBe('paste');
-  await page.goto(url!);
+  await reachConsent(url!, 'alice');
   await page.getByRole('button', { name: 'Allow' }).click();
   const code = await page.locator('#cli-code').inputValue();
+  await page.screenshot({ path: path.join(ARTIFACTS, 'paste-code.png'), fullPage: true });
   login.child.stdin!.end(`${code}\n`);
   const result = await login.done;
   expect(result.stderr).not.toMatch(/ASIA/);
