@@ -38,6 +38,9 @@ const children: ChildProcess[] = [];
 
 beforeAll(async () => {
   requireChromium();
+  if (!fs.existsSync(FAKETIME)) {
+    throw new Error(`${FAKETIME} is missing: apt-get install -y faketime (.ci/run does it)`);
+  }
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wif-cli-login-'));
   sandbox = await startSandbox({ dataDir: path.join(dir, 'data'), ports: 'free', reset: true });
