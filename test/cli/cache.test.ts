@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { cacheDir, cacheFile } from '../../cli/cache';
 import { FakeBroker } from './fake-broker';
-import { CliHarness } from './harness';
+import { CliHarness, eachTestWithBroker } from './harness';
 
 const posix = process.platform !== 'win32';
 
@@ -13,15 +13,11 @@ describe('wif-login: the credential cache', () => {
   /** The one cache file after a first login. */
   let file: string;
 
-  beforeEach(async () => {
-    broker = await FakeBroker.start();
-    cli = new CliHarness(broker);
+  eachTestWithBroker(async (b, c) => {
+    broker = b;
+    cli = c;
     expect((await cli.run(['login'])).code).toBe(0);
     file = path.join(cli.cacheDir, cli.cacheFiles()[0]);
-  });
-  afterEach(async () => {
-    await broker.close();
-    cli.cleanup();
   });
 
   it('names the file by the SHA-256 of origin and provider', () => {

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { credentialProcessLine, quotePath, upsertSections } from '../../cli/aws-config';
 import { shellWord } from '../../cli/configure';
 import { FakeBroker } from './fake-broker';
-import { CliHarness } from './harness';
+import { CliHarness, eachTestWithBroker } from './harness';
 
 const posix = process.platform !== 'win32';
 
@@ -26,14 +26,10 @@ describe('wif-login configure', () => {
   let commandPath: string;
   const execPath = '/opt/node 20/bin/node';
 
-  beforeEach(async () => {
-    broker = await FakeBroker.start();
-    cli = new CliHarness(broker);
+  eachTestWithBroker((b, c) => {
+    broker = b;
+    cli = c;
     commandPath = path.join(cli.dir, 'my tools', 'wif-login.cjs');
-  });
-  afterEach(async () => {
-    await broker.close();
-    cli.cleanup();
   });
 
   const configure = (argv: string[] = []) =>

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { CliDeps } from '../../cli/deps';
 import { main } from '../../cli/main';
-import type { FakeBroker } from './fake-broker';
+import { FakeBroker } from './fake-broker';
 
 /** What one run of the command did. */
 export interface CliRun {
@@ -100,4 +100,25 @@ export function secretsOf(broker: FakeBroker): string[] {
     r.credentials.SecretAccessKey,
     r.credentials.SessionToken,
   ]);
+}
+
+/**
+ * Gives each test of the calling `describe` a fresh fake app and a fresh scratch home:
+ * `ready` receives them (assign them to the test file's own variables there); both are
+ * closed and removed after each test.
+ */
+export function eachTestWithBroker(
+  ready: (broker: FakeBroker, cli: CliHarness) => void | Promise<void>,
+): void {
+  let current: { broker: FakeBroker; cli: CliHarness } | undefined;
+  beforeEach(async () => {
+    const broker = await FakeBroker.start();
+    current = { broker, cli: new CliHarness(broker) };
+    await ready(current.broker, current.cli);
+  });
+  afterEach(async () => {
+    await current?.broker.close();
+    current?.cli.cleanup();
+    current = undefined;
+  });
 }

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { withLock } from '../../cli/lock';
 import { FakeBroker } from './fake-broker';
-import { CliHarness } from './harness';
+import { CliHarness, eachTestWithBroker } from './harness';
 
 const HOUR = 3600_000;
 
@@ -10,14 +10,10 @@ describe('wif-login: one sign-in at a time per cache entry', () => {
   let broker: FakeBroker;
   let cli: CliHarness;
 
-  beforeEach(async () => {
-    broker = await FakeBroker.start();
-    cli = new CliHarness(broker);
+  eachTestWithBroker((b, c) => {
+    broker = b;
+    cli = c;
     cli.expireIn(HOUR);
-  });
-  afterEach(async () => {
-    await broker.close();
-    cli.cleanup();
   });
 
   it('three credentials runs with no cache sign in once; the others wait and print the same credentials', async () => {

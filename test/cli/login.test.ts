@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CLI_REFRESH_MARGIN_MS, loopbackRedirectUri, s256 } from '../../common/cli-protocol';
 import { FakeBroker } from './fake-broker';
-import { CliHarness, secretsOf } from './harness';
+import { CliHarness, eachTestWithBroker, secretsOf } from './harness';
 
 const HOUR = 3600_000;
 
@@ -10,14 +10,10 @@ describe('wif-login: loopback sign-in, cache and credentials', () => {
   let broker: FakeBroker;
   let cli: CliHarness;
 
-  beforeEach(async () => {
-    broker = await FakeBroker.start();
-    cli = new CliHarness(broker);
+  eachTestWithBroker((b, c) => {
+    broker = b;
+    cli = c;
     cli.expireIn(HOUR);
-  });
-  afterEach(async () => {
-    await broker.close();
-    cli.cleanup();
   });
 
   it('login signs in through the loopback redirect with PKCE S256 and caches 0600 in a 0700 directory', async () => {

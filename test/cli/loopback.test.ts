@@ -2,7 +2,7 @@ import * as http from 'node:http';
 import { defaultDeps } from '../../cli/deps';
 import { loopbackTimeoutMessage } from '../../cli/loopback';
 import { FakeBroker } from './fake-broker';
-import { authorizeRedirect, CliHarness, type CliRun } from './harness';
+import { authorizeRedirect, CliHarness, type CliRun, eachTestWithBroker } from './harness';
 
 /** A raw GET to the loopback server, with the Host header a test chooses. */
 function rawGet(url: URL, host = url.host): Promise<{ status: number; body: string }> {
@@ -22,9 +22,9 @@ describe('wif-login: the loopback receiver', () => {
   /** Starts `login` with a browser the test drives by hand; resolves with the URL it opened. */
   let start: (argv?: string[]) => Promise<{ url: string; done: Promise<CliRun> }>;
 
-  beforeEach(async () => {
-    broker = await FakeBroker.start();
-    cli = new CliHarness(broker);
+  eachTestWithBroker(async (b, c) => {
+    broker = b;
+    cli = c;
     start = async (argv = ['login']) => {
       let opened: (url: string) => void = () => undefined;
       const url = new Promise<string>((resolve) => (opened = resolve));
@@ -32,10 +32,6 @@ describe('wif-login: the loopback receiver', () => {
       const done = cli.run(argv);
       return { url: await url, done };
     };
-  });
-  afterEach(async () => {
-    await broker.close();
-    cli.cleanup();
   });
 
   it('refuses a callback with a wrong or missing state (400) and keeps waiting for the right one', async () => {

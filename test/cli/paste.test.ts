@@ -2,7 +2,7 @@ import { PassThrough } from 'node:stream';
 import { PASTE_REDIRECT_URI } from '../../common/cli-protocol';
 import { readLine } from '../../cli/prompt';
 import { FakeBroker } from './fake-broker';
-import { CliHarness, type CliRun } from './harness';
+import { CliHarness, eachTestWithBroker, type CliRun } from './harness';
 
 /** The URL the command printed on stderr for the user to open. */
 function printedUrl(stderr: string): URL {
@@ -36,13 +36,9 @@ describe('wif-login --no-browser: paste mode', () => {
     return { ...run, stderr };
   }
 
-  beforeEach(async () => {
-    broker = await FakeBroker.start();
-    cli = new CliHarness(broker);
-  });
-  afterEach(async () => {
-    await broker.close();
-    cli.cleanup();
+  eachTestWithBroker((b, c) => {
+    broker = b;
+    cli = c;
   });
 
   it('prints a mode=paste URL, opens no browser, and redeems the pasted code out of band', async () => {

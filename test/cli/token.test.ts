@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { parseTokenResponse } from '../../cli/token';
 import { createLocalTls } from '../../local/tls';
 import { FakeBroker } from './fake-broker';
-import { CliHarness, secretsOf } from './harness';
+import { CliHarness, eachTestWithBroker, secretsOf } from './harness';
 
 const VALID = {
   provider: 'google',
@@ -24,13 +24,9 @@ describe('wif-login: redeeming the code', () => {
   let broker: FakeBroker;
   let cli: CliHarness;
 
-  beforeEach(async () => {
-    broker = await FakeBroker.start();
-    cli = new CliHarness(broker);
-  });
-  afterEach(async () => {
-    await broker.close();
-    cli.cleanup();
+  eachTestWithBroker((b, c) => {
+    broker = b;
+    cli = c;
   });
 
   it("shows the app's error_description for a 400 and caches nothing", async () => {
