@@ -165,8 +165,15 @@ function contentSecurityPolicy(config: AppConfig, formTargets: readonly string[]
 
 /** Headers on every response (no-referrer-leak, no-framing-strict-csp). */
 function securityHeaders(config: AppConfig, secure: boolean): Record<string, string> {
-  const headers: Record<string, string> = {
-    'content-security-policy': contentSecurityPolicy(config),
+  return { 'content-security-policy': contentSecurityPolicy(config), ...pageHeaders(secure) };
+}
+
+/**
+ * The headers every page carries besides its CSP: no framing, no referrer, no caching,
+ * isolation, and HSTS when served over https. The sandbox's own pages use them too.
+ */
+export function pageHeaders(secure: boolean): Record<string, string> {
+  return {
     'x-frame-options': 'DENY',
     'x-content-type-options': 'nosniff',
     'referrer-policy': 'no-referrer',
@@ -174,7 +181,6 @@ function securityHeaders(config: AppConfig, secure: boolean): Record<string, str
     'cross-origin-opener-policy': 'same-origin',
     'cross-origin-resource-policy': 'same-origin',
     'permissions-policy': 'camera=(), microphone=(), geolocation=()',
+    ...(secure ? { 'strict-transport-security': 'max-age=63072000; includeSubDomains' } : {}),
   };
-  if (secure) headers['strict-transport-security'] = 'max-age=63072000; includeSubDomains';
-  return headers;
 }

@@ -1,5 +1,6 @@
 import escapeHtml from 'escape-html';
 import { API_PATHS, CSRF_HEADER } from '../../common/cli-protocol';
+import { pageHeaders } from '../../lambda/callback/responses';
 import type { LocalRoute } from '../http-api';
 
 /**
@@ -30,15 +31,8 @@ export function sdkExampleHeaders(s3Origin: string): Record<string, string> {
       "base-uri 'none'",
       "form-action 'none'",
     ].join('; '),
-    'x-frame-options': 'DENY',
-    'x-content-type-options': 'nosniff',
-    'referrer-policy': 'no-referrer',
-    'cache-control': 'no-store',
-    'cross-origin-opener-policy': 'same-origin',
-    'cross-origin-resource-policy': 'same-origin',
-    'permissions-policy': 'camera=(), microphone=(), geolocation=()',
     // The sandbox is served over HTTPS only, like the app's stages.
-    'strict-transport-security': 'max-age=63072000; includeSubDomains',
+    ...pageHeaders(true),
   };
 }
 
