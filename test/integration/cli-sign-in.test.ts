@@ -10,13 +10,13 @@
  */
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as https from 'node:https';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import type { BrowserContext, Page } from 'playwright-core';
 import { startSandbox, type Sandbox } from '../../local/sandbox';
 import { browserTrusting, firstPage, requireChromium, signInAtDevIdp } from '../support/browser';
+import { httpsText } from '../support/https-request';
 
 jest.setTimeout(120_000);
 const run = promisify(execFile);
@@ -61,19 +61,11 @@ afterAll(async () => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-function fetchText(url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    https
-      .get(url, { ca: sandbox.tls.ca }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (body += c));
-        res.on('end', () =>
-          res.statusCode === 200 ? resolve(body) : reject(new Error(`${res.statusCode} ${url}`)),
-        );
-      })
-      .on('error', reject);
-  });
+/** The body of a 200 answer from the sandbox. */
+async function fetchText(url: string): Promise<string> {
+  const res = await httpsText(url, { ca: sandbox.tls.ca });
+  if (res.status !== 200) throw new Error(`${res.status} ${url}`);
+  return res.body;
 }
 
 /** The environment the command and the AWS tools run in: a home of their own. */

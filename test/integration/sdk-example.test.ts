@@ -26,6 +26,7 @@ import {
 import { startSandbox, type Sandbox } from '../../local/sandbox';
 import { SDK_EXAMPLE_PATHS } from '../../local/sdk-example/routes';
 import { browserTrusting, firstPage, requireChromium } from '../support/browser';
+import { httpsText } from '../support/https-request';
 
 jest.setTimeout(180_000);
 
@@ -67,19 +68,7 @@ async function watchedPage(context: BrowserContext): Promise<{ page: Page; probl
 }
 
 function get(url: string, headers: Record<string, string> = {}, method = 'GET') {
-  return new Promise<{ status: number; headers: Record<string, unknown>; body: string }>(
-    (resolve, reject) => {
-      https
-        .request(url, { method, headers, ca: sandbox.tls.ca, agent: false }, (res) => {
-          let body = '';
-          res.setEncoding('utf8');
-          res.on('data', (c: string) => (body += c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-        })
-        .on('error', reject)
-        .end();
-    },
-  );
+  return httpsText(url, { ca: sandbox.tls.ca, headers, method });
 }
 
 /** Real temporary credentials for a Google user of the sandbox, as the app would get them. */

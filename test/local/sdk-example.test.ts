@@ -1,5 +1,4 @@
 import * as fs from 'node:fs';
-import * as https from 'node:https';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vm from 'node:vm';
@@ -13,6 +12,7 @@ import {
   sdkExampleRoute,
 } from '../../local/sdk-example/routes';
 import { ensureLocalTls, type LocalTls } from '../../local/tls';
+import { httpsText, type TextAnswer } from '../support/https-request';
 
 /**
  * The sandbox's SDK example, server side: its script bundles for browsers, and the local
@@ -33,24 +33,8 @@ let dir: string;
 let tls: LocalTls;
 let api: RunningServer;
 
-interface Answer {
-  readonly status: number;
-  readonly headers: Record<string, string | string[] | undefined>;
-  readonly body: string;
-}
-
-function request(method: string, pathAndQuery: string): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    https
-      .request(`${api.url}${pathAndQuery}`, { method, ca: tls.ca, agent: false }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-      })
-      .on('error', reject)
-      .end();
-  });
+function request(method: string, pathAndQuery: string): Promise<TextAnswer> {
+  return httpsText(`${api.url}${pathAndQuery}`, { ca: tls.ca, method });
 }
 
 beforeAll(async () => {
