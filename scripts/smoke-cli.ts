@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { API_PATHS, CLI_PATHS } from '../common/cli-protocol';
-import type { Check, HttpResult } from './smoke-lib';
+import { header, type HttpResult } from './smoke-http';
+import type { Check } from './smoke-lib';
 
 /**
  * Smoke checks of the credential broker's routes (the command line's sign-in and the
@@ -21,12 +22,6 @@ export function cliAuthorizePath(extra: Record<string, string> = {}): string {
   });
   return `${CLI_PATHS.authorize}?${params}`;
 }
-
-/** One response header as a string (this module only reads single-valued ones). */
-const header = (res: HttpResult, name: string): string | undefined => {
-  const value = res.headers[name];
-  return Array.isArray(value) ? value.join(', ') : value;
-};
 
 const seenOf = (res: HttpResult): string => {
   if (res.error) return `request failed: ${res.error}`;

@@ -3,6 +3,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { isIP } from 'node:net';
 import * as tls from 'node:tls';
+import { header, type HttpResult } from './smoke-http';
 import {
   cliAuthorizePath,
   cliCommandCheck,
@@ -98,15 +99,6 @@ export const formatSummary = (r: SmokeReport): string =>
 // ---------------------------------------------------------------------------
 // What was observed
 
-export interface HttpResult {
-  /** 0 when the request failed; `error` says why. */
-  readonly status: number;
-  readonly headers: http.IncomingHttpHeaders;
-  readonly setCookies: readonly string[];
-  readonly body: string;
-  readonly error?: string;
-}
-
 export interface SetCookie {
   readonly name: string;
   readonly value: string;
@@ -146,11 +138,6 @@ function describeCookies(lines: readonly string[]): string {
     .map(parseSetCookie)
     .map((c) => `${c.name} ${storesValue(c) ? 'SET' : 'cleared'}`)
     .join(', ');
-}
-
-export function header(res: HttpResult, name: string): string | undefined {
-  const value = res.headers[name.toLowerCase()];
-  return Array.isArray(value) ? value.join(', ') : value;
 }
 
 const statusOf = (res: HttpResult): string =>
