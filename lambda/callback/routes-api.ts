@@ -2,13 +2,10 @@ import {
   type ClientCredentialsResponse,
   type ClientSessionResponse,
   CSRF_HEADER,
-  type UserLocation,
 } from '../../common/cli-protocol';
-import type { AppConfig } from '../../common/app-config';
-import { userPrefix } from '../../common/provider-facts';
 import type { AppContext, PageHandler } from './context';
 import type { HttpRequest } from './http';
-import { expiresSoon, safeEqual } from './session';
+import { expiresSoon, safeEqual, userLocation } from './session';
 
 /**
  * Client-side credentials (client-credentials-same-origin): when the stage turns them on, a
@@ -23,17 +20,6 @@ export interface ApiRoutes {
   readonly session: PageHandler;
   /** GET /api/credentials: the session's temporary credentials and where the files are. */
   readonly credentials: PageHandler;
-}
-
-/** Where a user's files are, for the CLI and for client-side code. */
-export function userLocation(config: AppConfig, provider: string, subject: string): UserLocation {
-  return {
-    provider,
-    bucket: config.bucket,
-    region: config.region,
-    prefix: userPrefix(provider, subject),
-    ...(config.endpoints?.s3 ? { s3Endpoint: config.endpoints.s3 } : {}),
-  };
 }
 
 export function apiRoutes(ctx: AppContext): ApiRoutes {

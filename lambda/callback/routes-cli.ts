@@ -13,7 +13,7 @@ import {
   s256,
 } from '../../common/cli-protocol';
 import { loginPath } from '../../common/provider-facts';
-import { staticAsset } from './assets';
+import { commandFile } from './assets';
 import type {
   AppContext,
   FormHandler,
@@ -21,9 +21,15 @@ import type {
   PageHandler,
   SessionGuard,
 } from './context';
-import { userLocation } from './routes-api';
 import { safeReturnTo, UsedStates } from './routes-sign-in';
-import { type CliCode, expiresSoon, safeEqual, type SessionCookie } from './session';
+import {
+  type CliCode,
+  expiresSoon,
+  prefixOf,
+  safeEqual,
+  type SessionCookie,
+  userLocation,
+} from './session';
 import * as views from './views';
 
 /**
@@ -67,8 +73,7 @@ export function cliRoutes(ctx: AppContext): CliRoutes {
   // The CLI signs in again 5 minutes before its credentials expire; credentials handed out
   // with less left than this would send it straight back. A fresh sign-in gets new ones.
   const minRemaining = Math.min(FRESH_MS, (config.durationSeconds * 1000) / 2);
-  const freshEnough = (s: SessionCookie) =>
-    !expiresSoon(s, clock.now()) && s.exp - clock.now() >= minRemaining;
+  const freshEnough = (s: SessionCookie) => s.exp - clock.now() >= minRemaining;
 
   const badRequest = (message: string) => r.page(400, 'Command-line sign-in failed', message);
 
@@ -95,13 +100,13 @@ export function cliRoutes(ctx: AppContext): CliRoutes {
   }
 
   const command: PageHandler = () => {
-    const asset = staticAsset('wif-login.cjs');
-    if (!asset) {
+    const body = commandFile();
+    if (body === undefined) {
       return r.page(404, 'Not found', 'The command-line tool is not part of this build.');
     }
-    return r.respond(200, asset.body, {
+    return r.respond(200, body, {
       headers: {
-        'content-type': asset.contentType,
+        'content-type': 'text/javascript; charset=utf-8',
         'content-disposition': 'attachment; filename="wif-login.cjs"',
         'cache-control': 'public, max-age=300',
       },
@@ -120,7 +125,7 @@ export function cliRoutes(ctx: AppContext): CliRoutes {
       const consent = views.consentPage({
         providerName: providers.get(session.p)?.displayName ?? session.p,
         displayName: session.dn,
-        prefix: userLocation(config, session.p, session.sub).prefix,
+        prefix: prefixOf(session),
         expiresAt: session.exp,
         port: request.port,
         state: request.state,

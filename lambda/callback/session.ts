@@ -1,6 +1,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { serialize, type SerializeOptions } from 'cookie';
 import type { AppConfig } from '../../common/app-config';
+import type { UserLocation } from '../../common/cli-protocol';
 import { userPrefix } from '../../common/provider-facts';
 import { CookieSealer } from './cookies';
 import type { HttpRequest } from './http';
@@ -189,6 +190,17 @@ export function credentialsOf(s: SessionCookie): TemporaryCredentials {
 /** The user's own S3 prefix; every key the app builds starts with it. */
 export function prefixOf(s: SessionCookie): string {
   return userPrefix(s.p, s.sub);
+}
+
+/** Where a user's files are, for the CLI and for client-side code. */
+export function userLocation(config: AppConfig, provider: string, subject: string): UserLocation {
+  return {
+    provider,
+    bucket: config.bucket,
+    region: config.region,
+    prefix: userPrefix(provider, subject),
+    ...(config.endpoints?.s3 ? { s3Endpoint: config.endpoints.s3 } : {}),
+  };
 }
 
 export function newCsrfToken(): string {
