@@ -256,7 +256,7 @@ export function cliCodePage(code: string, maxAgeSeconds: number): string {
   return layout(
     'Copy this code',
     `<h1>Copy this code into your command line</h1>
-<p>It works once, within ${e(maxAgeSeconds)} seconds, and only for the command line that asked for it.</p>
+<p>It works for ${e(maxAgeSeconds)} seconds, and only for the command line that asked for it.</p>
 <p><strong>Paste it only into a command line you started yourself. Never send it to anyone:</strong> whoever started the sign-in can use your files with it.</p>
 <p><textarea id="cli-code" readonly rows="6" cols="60" aria-label="Code">${e(code)}</textarea></p>`,
   );
