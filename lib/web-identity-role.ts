@@ -6,13 +6,16 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import { UNSAFE_SUBJECT_PATTERNS } from '../common/policy-variables';
 import { Provider, ProviderFamily } from './providers';
 
-/** The object-level actions a user has on their own prefix, and nothing else. */
+/**
+ * The object-level actions a user has on their own prefix, and nothing else. Listed in the
+ * order IAM policy minimization (a recommended feature flag in cdk.json) sorts them to.
+ */
 export const USER_OBJECT_ACTIONS = [
-  's3:GetObject',
-  's3:PutObject',
-  's3:DeleteObject',
   's3:AbortMultipartUpload',
+  's3:DeleteObject',
+  's3:GetObject',
   's3:ListMultipartUploadParts',
+  's3:PutObject',
 ] as const;
 
 /** The one bucket-level action, confined to the user's prefix by `s3:prefix`. */

@@ -112,7 +112,7 @@ describe('federation stack (phase 2)', () => {
         Statement: [
           Match.objectLike({
             Effect: 'Allow',
-            Action: Match.arrayWith(['s3:GetObject', 's3:PutObject', 's3:DeleteObject']),
+            Action: Match.arrayWith(['s3:DeleteObject', 's3:GetObject', 's3:PutObject']),
             Resource: {
               'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, `/users/cognito/${SUB}/*`]],
             },

@@ -106,7 +106,7 @@ describe('access report', () => {
       expect(body).toContain('| Trust actions | `sts:AssumeRoleWithWebIdentity` |');
       expect(body).toContain('| Max session | 3600 s (1 h) |');
       expect(body).toContain(
-        `| Allow | \`s3:GetObject\` \`s3:PutObject\` \`s3:DeleteObject\` \`s3:AbortMultipartUpload\` \`s3:ListMultipartUploadParts\` | \`arn:aws:s3:::<UserDataBucket bucket>/users/${ns}/${user}/*\` | always |`,
+        `| Allow | \`s3:AbortMultipartUpload\` \`s3:DeleteObject\` \`s3:GetObject\` \`s3:ListMultipartUploadParts\` \`s3:PutObject\` | \`arn:aws:s3:::<UserDataBucket bucket>/users/${ns}/${user}/*\` | always |`,
       );
       expect(body).toContain(
         `| Allow | \`s3:ListBucket\` | \`arn:aws:s3:::<UserDataBucket bucket>\` | \`s3:prefix\` is like \`users/${ns}/${user}/*\` |`,

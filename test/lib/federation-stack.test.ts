@@ -91,11 +91,11 @@ describe('web identity roles', () => {
               Sid: 'OwnPrefixObjects',
               Effect: 'Allow',
               Action: [
-                's3:GetObject',
-                's3:PutObject',
-                's3:DeleteObject',
                 's3:AbortMultipartUpload',
+                's3:DeleteObject',
+                's3:GetObject',
                 's3:ListMultipartUploadParts',
+                's3:PutObject',
               ],
               Resource: objectArn('/' + f.prefix + '*'),
             },
@@ -139,7 +139,7 @@ describe('web identity roles', () => {
           Match.objectLike({ Action: 'sts:AssumeRoleWithWebIdentity' }),
           {
             Effect: 'Allow',
-            Action: ['sts:TagSession', 'sts:SetSourceIdentity'],
+            Action: ['sts:SetSourceIdentity', 'sts:TagSession'],
             Principal: { Federated: 'accounts.google.com' },
             Condition: { StringEquals: FAMILIES[1].conditions },
           },
