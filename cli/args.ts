@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { checkEndpoint, CLI_PATHS } from '../common/cli-protocol';
-import { CliError } from './deps';
+import { CliError } from './errors';
 
 /** The commands, in the order the usage text lists them. */
 export const COMMANDS = ['login', 'credentials', 'configure', 'whoami', 'logout'] as const;

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { removeQuietly } from './cache';
-import { CliError, type CliDeps } from './deps';
+import type { CliDeps } from './deps';
+import { CliError } from './errors';
 
 /** One `[...]` section of the AWS config file: its name inside the brackets, and its lines. */
 export interface ConfigSection {

@@ -2,7 +2,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CLI_REFRESH_MARGIN_MS, type CliTokenResponse } from '../common/cli-protocol';
-import { CliError, type CliDeps } from './deps';
+import type { CliDeps } from './deps';
+import { CliError } from './errors';
 import { parseTokenResponse } from './token';
 
 /** A cached sign-in: the app's whole token response and the app it came from. */

@@ -9,7 +9,7 @@ import {
   writeConfigFile,
 } from './aws-config';
 import { type CommandContext, freshSignIn, printSummary } from './context';
-import { CliError } from './deps';
+import { CliError } from './errors';
 
 /** The profile `configure` writes: `--profile`, else `wif-<provider>` or `wif-default`. */
 export const profileName = (ctx: CommandContext): string =>

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import * as tls from 'node:tls';
-import { CliError } from './deps';
+import { CliError } from './errors';
 
 /** The most the command reads of an answer; a token response is a few kilobytes. */
 const MAX_RESPONSE_BYTES = 1024 * 1024;

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CliError } from './deps';
+import { CliError } from './errors';
 
 /**
  * One sign-in at a time per cache entry. Tools that run several AWS commands at once

@@ -7,7 +7,7 @@ import {
   loopbackRedirectUri,
   parseLoopbackPort,
 } from '../common/cli-protocol';
-import { CliError } from './deps';
+import { CliError } from './errors';
 
 /**
  * True for what can be one of the app's sign-in codes: base64url and dots (unreserved URL

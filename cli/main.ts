@@ -1,6 +1,7 @@
 import { parseArgs, USAGE } from './args';
 import { run } from './commands';
-import { CliError, type CliDeps, defaultDeps } from './deps';
+import { type CliDeps, defaultDeps } from './deps';
+import { CliError } from './errors';
 
 /**
  * Runs `wif-login` with `argv` (the arguments after the script) and resolves with the

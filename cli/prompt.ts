@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as readline from 'node:readline';
 import * as tty from 'node:tty';
-import { CliError } from './deps';
+import { CliError } from './errors';
 
 /**
  * Shows `prompt` on `output` and resolves with the next line read from `input`, trimmed.

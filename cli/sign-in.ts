@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { CLI_PATHS, type CliTokenResponse, PASTE_REDIRECT_URI, s256 } from '../common/cli-protocol';
-import { CliError, type CliDeps } from './deps';
+import type { CliDeps } from './deps';
+import { CliError } from './errors';
 import { isWellFormedCode, startLoopback } from './loopback';
 import { redeemCode } from './token';
 

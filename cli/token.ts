@@ -1,6 +1,6 @@
 import { CLI_PATHS, type CliTokenResponse, type ProcessCredentials } from '../common/cli-protocol';
 import { PROVIDER_NAME } from './args';
-import { CliError } from './deps';
+import { CliError } from './errors';
 import { post } from './http';
 
 /** What redeeming a sign-in code needs. */

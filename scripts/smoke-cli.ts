@@ -1,7 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { API_PATHS, CLI_PATHS } from '../common/cli-protocol';
-import { header, type HttpResult } from './smoke-http';
-import type { Check } from './smoke-lib';
+import { type Check, header, type HttpResult } from './smoke-http';
 
 /**
  * Smoke checks of the credential broker's routes (the command line's sign-in and the

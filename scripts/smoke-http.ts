@@ -1,6 +1,6 @@
 import type * as http from 'node:http';
 
-/** What the smoke checks saw of one HTTP answer; shared by smoke-lib.ts and smoke-cli.ts. */
+/** What the smoke checks saw of one HTTP answer, and what they report; shared by smoke-lib.ts and smoke-cli.ts. */
 
 export interface HttpResult {
   /** 0 when the request failed; `error` says why. */
@@ -15,4 +15,12 @@ export interface HttpResult {
 export function header(res: HttpResult, name: string): string | undefined {
   const value = res.headers[name.toLowerCase()];
   return Array.isArray(value) ? value.join(', ') : value;
+}
+
+export interface Check {
+  /** What is expected, stable across runs: tests and readers look checks up by it. */
+  readonly name: string;
+  readonly ok: boolean;
+  /** What the endpoint showed; never a cookie value or anything secret. */
+  readonly seen: string;
 }

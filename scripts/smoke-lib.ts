@@ -3,7 +3,8 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { isIP } from 'node:net';
 import * as tls from 'node:tls';
-import { header, type HttpResult } from './smoke-http';
+import { type Check, header, type HttpResult } from './smoke-http';
+
 import {
   cliAuthorizePath,
   cliCommandCheck,
@@ -43,14 +44,6 @@ export interface SmokeOptions {
    * @default - nothing is called
    */
   readonly onCheck?: (check: Check) => void;
-}
-
-export interface Check {
-  /** What is expected, stable across runs: tests and readers look checks up by it. */
-  readonly name: string;
-  readonly ok: boolean;
-  /** What the endpoint showed; never a cookie value or anything secret. */
-  readonly seen: string;
 }
 
 export interface SmokeReport {

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildSync } from 'esbuild';
-import { FakeBroker } from './fake-broker';
+import { FakeBroker } from '../support/fake-broker';
 
 const ROOT = path.join(__dirname, '..', '..');
 const posix = process.platform !== 'win32';

@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { cacheDir, cacheFile } from '../../cli/cache';
-import { FakeBroker } from './fake-broker';
-import { CliHarness, eachTestWithBroker } from './harness';
+import { FakeBroker } from '../support/fake-broker';
+import { CliHarness, eachTestWithBroker } from '../support/cli-harness';
 
 const posix = process.platform !== 'win32';
 

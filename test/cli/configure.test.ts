@@ -3,8 +3,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { credentialProcessLine, quotePath, upsertSections } from '../../cli/aws-config';
 import { shellWord } from '../../cli/configure';
-import { FakeBroker } from './fake-broker';
-import { CliHarness, eachTestWithBroker } from './harness';
+import { FakeBroker } from '../support/fake-broker';
+import { CliHarness, eachTestWithBroker } from '../support/cli-harness';
 
 const posix = process.platform !== 'win32';
 

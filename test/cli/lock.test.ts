@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { withLock } from '../../cli/lock';
-import { FakeBroker } from './fake-broker';
-import { CliHarness, eachTestWithBroker } from './harness';
+import { FakeBroker } from '../support/fake-broker';
+import { CliHarness, eachTestWithBroker } from '../support/cli-harness';
 
 const HOUR = 3600_000;
 

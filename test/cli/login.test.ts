@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CLI_REFRESH_MARGIN_MS, loopbackRedirectUri, s256 } from '../../common/cli-protocol';
-import { FakeBroker } from './fake-broker';
-import { CliHarness, eachTestWithBroker, secretsOf } from './harness';
+import { FakeBroker } from '../support/fake-broker';
+import { CliHarness, eachTestWithBroker, secretsOf } from '../support/cli-harness';
 
 const HOUR = 3600_000;
 

@@ -1,8 +1,13 @@
 import * as http from 'node:http';
 import { defaultDeps } from '../../cli/deps';
 import { loopbackTimeoutMessage } from '../../cli/loopback';
-import { FakeBroker } from './fake-broker';
-import { authorizeRedirect, CliHarness, type CliRun, eachTestWithBroker } from './harness';
+import { FakeBroker } from '../support/fake-broker';
+import {
+  authorizeRedirect,
+  CliHarness,
+  type CliRun,
+  eachTestWithBroker,
+} from '../support/cli-harness';
 
 /** A raw GET to the loopback server, with the Host header a test chooses. */
 function rawGet(url: URL, host = url.host): Promise<{ status: number; body: string }> {

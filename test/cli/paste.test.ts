@@ -1,8 +1,8 @@
 import { PassThrough } from 'node:stream';
 import { PASTE_REDIRECT_URI } from '../../common/cli-protocol';
 import { readLine } from '../../cli/prompt';
-import { FakeBroker } from './fake-broker';
-import { CliHarness, eachTestWithBroker, type CliRun } from './harness';
+import { FakeBroker } from '../support/fake-broker';
+import { CliHarness, eachTestWithBroker, type CliRun } from '../support/cli-harness';
 
 /** The URL the command printed on stderr for the user to open. */
 function printedUrl(stderr: string): URL {

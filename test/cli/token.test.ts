@@ -3,8 +3,8 @@ import * as https from 'node:https';
 import * as path from 'node:path';
 import { parseTokenResponse } from '../../cli/token';
 import { createLocalTls } from '../../local/tls';
-import { FakeBroker } from './fake-broker';
-import { CliHarness, eachTestWithBroker, secretsOf } from './harness';
+import { FakeBroker } from '../support/fake-broker';
+import { CliHarness, eachTestWithBroker, secretsOf } from '../support/cli-harness';
 
 const VALID = {
   provider: 'google',

@@ -13,7 +13,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { startSandbox, type Sandbox } from '../../local/sandbox';
-import { parseEndpoint, runSmoke, type Check, type SmokeReport } from '../../scripts/smoke-lib';
+import { parseEndpoint, runSmoke, type SmokeReport } from '../../scripts/smoke-lib';
+import type { Check } from '../../scripts/smoke-http';
 
 jest.setTimeout(60_000);
 
