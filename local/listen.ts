@@ -1,5 +1,6 @@
 import type { RequestListener } from 'node:http';
 import * as https from 'node:https';
+import * as net from 'node:net';
 import type { Server } from 'node:net';
 import type { TlsOptions } from './contracts';
 import { HOST } from './sandbox-config';
@@ -86,5 +87,14 @@ export function listenOnHost(server: Server, port: number): Promise<number> {
       // Listening on an IP address, so Node reports an AddressInfo, not a pipe name.
       resolve(typeof address === 'object' && address !== null ? address.port : port);
     });
+  });
+}
+
+/** Whether `port` on the sandbox's host can be bound right now (probed by binding it). */
+export function isPortFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, HOST, () => probe.close(() => resolve(true)));
   });
 }

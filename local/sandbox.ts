@@ -1,7 +1,6 @@
 import type { AppConfig } from '../common/app-config';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { parseStageConfig, type StageConfig } from '../lib/config';
@@ -12,6 +11,7 @@ import { startDevIdp } from './dev-idp';
 import { cdkFeatureFlags } from './feature-flags';
 import { devIdpEndpoints } from './dev-idp-client';
 import { functionTimeoutMs, startLocalHttpApi } from './http-api';
+import { isPortFree } from './listen';
 import { loadPolicyModel, roleTrusting, type PolicyModel } from './policy';
 import { startLocalS3 } from './s3';
 import { buildSdkExampleScript } from './sdk-example/bundle';
@@ -300,16 +300,10 @@ function lambdaBundle(template: Record<string, unknown>, assemblyDir: string): s
  */
 async function freePorts(): Promise<SandboxPorts> {
   const chosen = new Set<number>();
-  const isFree = (port: number) =>
-    new Promise<boolean>((resolve) => {
-      const s = net.createServer();
-      s.once('error', () => resolve(false));
-      s.listen(port, HOST, () => s.close(() => resolve(true)));
-    });
   const one = async (): Promise<number> => {
     for (let attempt = 0; attempt < 100; attempt++) {
       const port = FREE_PORT_LOW + Math.floor(Math.random() * (FREE_PORT_HIGH - FREE_PORT_LOW));
-      if (!chosen.has(port) && (await isFree(port))) {
+      if (!chosen.has(port) && (await isPortFree(port))) {
         chosen.add(port);
         return port;
       }
@@ -326,12 +320,7 @@ const FREE_PORT_HIGH = 32_000;
 async function assertPortsFree(ports: SandboxPorts): Promise<void> {
   const busy: string[] = [];
   for (const [name, port] of Object.entries(ports)) {
-    const free = await new Promise<boolean>((resolve) => {
-      const s = net.createServer();
-      s.once('error', () => resolve(false));
-      s.listen(port, HOST, () => s.close(() => resolve(true)));
-    });
-    if (!free) busy.push(`${name} ${HOST}:${port}`);
+    if (!(await isPortFree(port))) busy.push(`${name} ${HOST}:${port}`);
   }
   if (busy.length > 0) {
     throw new PortsBusyError(
