@@ -41,14 +41,15 @@ export function cacheFile(key: CacheKey, deps: CacheDeps): string {
 export const expiresAt = (entry: CliTokenResponse): number =>
   Date.parse(entry.credentials.Expiration);
 
-/** True while the credentials have more than `CLI_REFRESH_MARGIN_MS` (5 minutes) left. */
+/** True while the credentials have more than `CLI_REFRESH_MARGIN_MS` (5 minutes) left (cli-cache-private). */
 export const isFresh = (entry: CliTokenResponse, now: number): boolean =>
   expiresAt(entry) - now > CLI_REFRESH_MARGIN_MS;
 
 /**
  * Reads the entry for `key`, or undefined when there is none usable: missing, not a plain
  * file, readable or writable by others or owned by someone else (POSIX), unparsable, or
- * for another app or provider. Never throws; expiry is the caller's decision.
+ * for another app or provider. Never throws; expiry is the caller's decision
+ * (cli-cache-private).
  */
 export function readCache(key: CacheKey, deps: CacheDeps): CacheEntry | undefined {
   const file = cacheFile(key, deps);
@@ -90,7 +91,8 @@ export function removeQuietly(file: string): void {
 /**
  * Stores `response` for `key`: the directory is created 0700, the file written 0600 to a
  * temporary name in the same directory and renamed over the old entry (which also
- * replaces an entry with looser permissions). Throws a `CliError` when it cannot.
+ * replaces an entry with looser permissions; cli-cache-private). Throws a `CliError` when
+ * it cannot.
  */
 export function writeCache(key: CacheKey, response: CliTokenResponse, deps: CacheDeps): string {
   const file = cacheFile(key, deps);

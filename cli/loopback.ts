@@ -70,7 +70,8 @@ export function loopbackTimeoutMessage(timeoutMs: number): string {
  * Starts the loopback receiver for one sign-in, listening on 127.0.0.1 on a port the
  * system picks. Only `GET /callback` is answered (anything else: 404). A callback whose
  * `state` is missing or wrong gets a 400 page and the receiver keeps waiting: it may be
- * another web page probing the port, and must not end or hijack this sign-in.
+ * another web page probing the port, and must not end or hijack this sign-in
+ * (cli-state-checked).
  */
 export async function startLoopback(state: string): Promise<LoopbackReceiver> {
   let settle: (error: Error | undefined, code?: string) => void = () => undefined;

@@ -88,7 +88,7 @@ export function isLoopbackHost(hostname: string): boolean {
 /**
  * Checks a broker endpoint for the CLI: an absolute `https` URL, or `http` to this computer
  * (the sandbox), with no credentials, query or fragment. Returns its origin, or throws a
- * message saying what is wrong and how to fix it.
+ * message saying what is wrong and how to fix it (cli-https-endpoints-only).
  */
 export function checkEndpoint(value: string): string {
   let url: URL;

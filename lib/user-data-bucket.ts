@@ -90,6 +90,7 @@ export class UserDataBucket extends Construct {
 
     this.bucket = new s3.Bucket(this, 'Bucket', {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      // A bucket policy Deny on aws:SecureTransport false (bucket-tls-only).
       enforceSSL: true,
       encryption: this.encryptionKey ? s3.BucketEncryption.KMS : s3.BucketEncryption.S3_MANAGED,
       encryptionKey: this.encryptionKey,

@@ -172,6 +172,8 @@ export class WebIdentityRole extends Construct {
       );
     }
 
+    // The subject variable keys both statements: a session without that claim matches neither
+    // (missing-variable-denies), and a listing needs the own prefix (list-bound-to-prefix).
     const prefix = provider.prefixTemplate;
     const policy = new iam.Policy(this, 'OwnPrefixAccess', {
       statements: [

@@ -89,6 +89,7 @@ function errorResponse(ctx: AppContext, err: unknown, req: HttpRequest): HttpRes
       { headers: { 'retry-after': '5' } },
     );
   }
+  // A busy or failing S3 or Secrets Manager: a readable 503, never a 500 (dependency-busy-503).
   if (isServiceUnavailable(err)) {
     log({ requestId: req.requestId, event: 'dependency_unavailable', error: errorName(err) });
     return responses.unavailable();

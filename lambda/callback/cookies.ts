@@ -51,7 +51,10 @@ export class CookieSealer {
     return `${VERSION}.${id}.${iv.toString('base64url')}.${body.toString('base64url')}`;
   }
 
-  /** Decrypts a cookie sealed for `purpose`; undefined when forged, foreign, truncated or garbled. */
+  /**
+   * Decrypts a cookie sealed for `purpose`; undefined when forged, foreign, truncated or
+   * garbled, so the caller treats the request as signed out, never a 500 (bad-cookie-signed-out).
+   */
   open(purpose: string, value: string | undefined): unknown {
     if (!value || value.length > 8192) return undefined;
     const parts = value.split('.');

@@ -30,7 +30,7 @@ export interface Responses {
   signInError(err: SignInError, clearLogin: string, clearSession: string): HttpResponse | undefined;
   /** The generic 500: details only in logs (idp-failure-502). */
   internalError(): HttpResponse;
-  /** 503 with Retry-After: a dependency (S3, Secrets Manager) is busy or failing for now. */
+  /** 503 with Retry-After: a dependency (S3, Secrets Manager) is busy or failing for now (dependency-busy-503). */
   unavailable(): HttpResponse;
   /**
    * The page CSP, with one more origin its forms may post (and be redirected) to: the CLI's
@@ -45,7 +45,7 @@ export const RETRY_AFTER_SECONDS = '5';
 /**
  * True for an AWS service failing or throttling for now (S3 `SlowDown`, a 5xx, Secrets
  * Manager `ThrottlingException`) or unreachable: worth "try again in a moment", not a 500.
- * The SDK has already retried these by the time the app sees them.
+ * The SDK has already retried these by the time the app sees them (dependency-busy-503).
  */
 export function isServiceUnavailable(err: unknown): boolean {
   const e = err as { name?: string; code?: string; $metadata?: { httpStatusCode?: number } };

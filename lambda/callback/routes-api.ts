@@ -67,6 +67,7 @@ export function apiRoutes(ctx: AppContext): ApiRoutes {
       log({ requestId: req.requestId, event: 'client_credentials_refused', reason: 'csrf' });
       return error(403, 'forbidden', `Send the session's CSRF token as ${CSRF_HEADER}.`);
     }
+    // The credentials travel only in this body, never in a URL or a log (no-credentials-in-urls).
     log({ requestId: req.requestId, event: 'client_credentials_issued', provider: s.p });
     const body: ClientCredentialsResponse = {
       ...userLocation(config, s.p, s.sub),

@@ -188,6 +188,7 @@ export function cliRoutes(ctx: AppContext): CliRoutes {
       ru: loopback ?? PASTE_REDIRECT_URI,
       cx: clock.now() + CLI_CODE_MAX_AGE_SECONDS * 1000,
     };
+    // Only the sealed code goes into the redirect, never a credential (no-credentials-in-urls).
     const sealed = await sessions.sealCliCode(code);
     log({
       requestId: req.requestId,

@@ -64,6 +64,7 @@ export function uploadRoutes(ctx: AppContext): UploadRoutes {
           { error: 'Your session has expired. Please sign in again.' },
           { cookies: [sessions.clearSession()] },
         );
+      // JSON on the upload routes (dependency-busy-503).
       if (isServiceUnavailable(err))
         return r.json(
           503,

@@ -110,7 +110,7 @@ export class SessionCookies {
     return serialize(this.sessionName, sealed, this.cookieOptions(maxAge));
   }
 
-  /** The request's session, expired or not; undefined when absent, forged or foreign. */
+  /** The request's session, expired or not; undefined when absent, forged or foreign (bad-cookie-signed-out). */
   async readSession(req: HttpRequest): Promise<SessionCookie | undefined> {
     const raw = req.cookies[this.sessionName];
     if (!raw) return undefined;

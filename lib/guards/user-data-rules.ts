@@ -106,6 +106,7 @@ export const bucketBaseline: GuardRule = {
       if (!sse.some((r) => r.ServerSideEncryptionByDefault?.SSEAlgorithm)) {
         errors.push(`${b}: default encryption is missing; set encryption to S3-managed or KMS.`);
       }
+      // bucket-tls-only: the Deny enforceSSL writes, on the bucket and its objects.
       const tlsOnly = bucketStatements(model, b).some((s) => {
         const resources = asArray(s.Resource as unknown[]).map(flatten);
         const principal = s.Principal === '*' || (s.Principal as { AWS?: unknown })?.AWS === '*';

@@ -84,14 +84,14 @@ describe('wif-login command line', () => {
     ['https://user:pw@a.example', 'without credentials'],
     ['https://a.example/?x=1', 'without credentials, query or fragment'],
     ['a.example', 'is not a URL'],
-  ])('refuses --endpoint %s (exit 2)', async (endpoint, message) => {
+  ])('refuses --endpoint %s (exit 2) (cli-https-endpoints-only)', async (endpoint, message) => {
     const out = await run(['whoami', '--endpoint', endpoint]);
     expect(out.code).toBe(2);
     expect(out.stderr).toContain(JSON.stringify(endpoint));
     expect(out.stderr).toContain(message);
   });
 
-  it('accepts http only to this computer, and https anywhere, as their origin', () => {
+  it('accepts http only to this computer, and https anywhere, as their origin (cli-https-endpoints-only)', () => {
     for (const [given, origin] of [
       ['http://127.0.0.1:1234', 'http://127.0.0.1:1234'],
       ['http://localhost:3000/', 'http://localhost:3000'],

@@ -26,7 +26,7 @@ describe('wif-login: the credential cache', () => {
   });
 
   (posix ? it : it.skip)(
-    'ignores an entry others can read (0644) and replaces it with a 0600 one',
+    'ignores an entry others can read (0644) and replaces it with a 0600 one (cli-cache-private)',
     async () => {
       fs.chmodSync(file, 0o644);
       const run = await cli.run(['credentials']);
@@ -65,12 +65,15 @@ describe('wif-login: the credential cache', () => {
     expect((await cli.run(['whoami', '--provider', 'google'])).code).toBe(1);
   });
 
-  (posix ? it : it.skip)('does not follow a symlink in place of the entry', async () => {
-    const elsewhere = path.join(cli.dir, 'planted.json');
-    fs.renameSync(file, elsewhere);
-    fs.symlinkSync(elsewhere, file);
-    expect((await cli.run(['whoami'])).code).toBe(1);
-  });
+  (posix ? it : it.skip)(
+    'does not follow a symlink in place of the entry (cli-cache-private)',
+    async () => {
+      const elsewhere = path.join(cli.dir, 'planted.json');
+      fs.renameSync(file, elsewhere);
+      fs.symlinkSync(elsewhere, file);
+      expect((await cli.run(['whoami'])).code).toBe(1);
+    },
+  );
 
   // Only root can hand a file to another user; elsewhere the check cannot be staged.
   (process.getuid?.() === 0 ? it : it.skip)('ignores an entry owned by another user', async () => {

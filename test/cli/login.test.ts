@@ -70,7 +70,7 @@ describe('wif-login: loopback sign-in, cache and credentials', () => {
     expect(run.stderr).toBe('');
   });
 
-  it('credentials reuses the cache while more than 5 minutes are left, and signs in again after', async () => {
+  it('credentials reuses the cache while more than 5 minutes are left, and signs in again after (cli-cache-private)', async () => {
     await cli.run(['login']);
     expect(broker.issued).toHaveLength(1);
 

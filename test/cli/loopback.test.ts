@@ -39,7 +39,7 @@ describe('wif-login: the loopback receiver', () => {
     };
   });
 
-  it('refuses a callback with a wrong or missing state (400) and keeps waiting for the right one', async () => {
+  it('refuses a callback with a wrong or missing state (400) and keeps waiting for the right one (cli-state-checked)', async () => {
     const { url, done } = await start();
     const callback = await authorizeRedirect(url);
     const rightState = callback.searchParams.get('state') as string;
@@ -76,7 +76,7 @@ describe('wif-login: the loopback receiver', () => {
     expect(broker.tokenRequests[0].get('code')).toBe(callback.searchParams.get('code'));
   });
 
-  it('answers only GET /callback on its own Host (404 elsewhere, 400 for a rebound name)', async () => {
+  it('answers only GET /callback on its own Host (404 elsewhere, 400 for a rebound name) (cli-state-checked)', async () => {
     const { url, done } = await start();
     const callback = await authorizeRedirect(url);
     expect((await fetch(new URL('/', callback))).status).toBe(404);

@@ -150,7 +150,7 @@ describe('wif-login --ca: an https endpoint with a private CA (the sandbox)', ()
   afterEach(() => cli.cleanup());
   afterAll(() => broker.close());
 
-  it('refuses the untrusted certificate without --ca, naming the fix', async () => {
+  it('refuses the untrusted certificate without --ca, naming the fix (cli-https-endpoints-only)', async () => {
     const run = await cli.run(['login']);
     expect(run.code).toBe(1);
     expect(run.stderr).toContain('TLS certificate is not trusted');

@@ -351,7 +351,7 @@ async function expectRejected(
 }
 
 describe('OpenID Connect: authorization request', () => {
-  test('uses the code flow with PKCE S256, state and nonce, never the implicit grant', async () => {
+  test('uses the code flow with PKCE S256, state and nonce, never the implicit grant (code-flow-with-pkce)', async () => {
     const started = await idps.start(oidcProvider, REDIRECT_URI);
     const url = new URL(started.url);
     expect(url.origin + url.pathname).toBe(`${idp.base}/authorize`);
@@ -852,7 +852,7 @@ describe.each([
     return idps.finish(p, callback, expected, REDIRECT_URI);
   }
 
-  test('authorization request: code flow, PKCE S256, state, no nonce', async () => {
+  test('authorization request: code flow, PKCE S256, state, no nonce (code-flow-with-pkce)', async () => {
     const started = await idps.start(p, REDIRECT_URI);
     const url = new URL(started.url);
     expect(url.origin + url.pathname).toBe(`${oauth2.base}/${family}/authorize`);

@@ -5,7 +5,7 @@ import { isExpiredCredentials } from '../../lambda/callback/session';
 const sdkError = (name: string, status: number) =>
   Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status } });
 
-describe('isServiceUnavailable: "try again in a moment" rather than a 500', () => {
+describe('isServiceUnavailable: "try again in a moment" rather than a 500 (dependency-busy-503)', () => {
   test.each([
     ['S3 SlowDown', sdkError('SlowDown', 503)],
     ['S3 InternalError', sdkError('InternalError', 500)],
@@ -26,7 +26,7 @@ describe('isServiceUnavailable: "try again in a moment" rather than a 500', () =
   });
 });
 
-describe('isExpiredCredentials: the user signs in again', () => {
+describe('isExpiredCredentials: the user signs in again (dependency-busy-503)', () => {
   test.each(['ExpiredToken', 'InvalidAccessKeyId', 'InvalidToken'])('%s', (name) => {
     expect(isExpiredCredentials(sdkError(name, 403))).toBe(true);
   });

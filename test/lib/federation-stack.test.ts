@@ -81,7 +81,7 @@ describe('web identity roles', () => {
   );
 
   test.each(FAMILIES)(
-    '$name access: own prefix objects and a prefix-bound ListBucket, nothing else',
+    '$name access: own prefix objects and a prefix-bound ListBucket, nothing else (one-prefix-constant)',
     (f) => {
       template.hasResourceProperties('AWS::IAM::Policy', {
         PolicyDocument: {

@@ -305,7 +305,7 @@ const S3_GROUPS: readonly S3Group[] = [
       ),
   },
   {
-    title: 'denies the namespace root users/<namespace>/ and users/',
+    title: 'denies the namespace root users/<namespace>/ and users/ (list-bound-to-prefix)',
     build: (spec, { data }) =>
       USERS.flatMap((u) => [
         ...objectCases(
@@ -333,7 +333,7 @@ const S3_GROUPS: readonly S3Group[] = [
       ]),
   },
   {
-    title: 'denies the bucket root, and ListBucket without a prefix',
+    title: 'denies the bucket root, and ListBucket without a prefix (list-bound-to-prefix)',
     build: (spec, { data }) =>
       USERS.flatMap((u) => [
         ...objectCases(spec, u, 'deny', OBJECT_ACTIONS, data, 'notes.txt', 'the bucket root'),
@@ -365,7 +365,8 @@ const S3_GROUPS: readonly S3Group[] = [
       ),
   },
   {
-    title: 'denies requests without TLS, even on the own prefix (bucket policy Deny)',
+    title:
+      'denies requests without TLS, even on the own prefix (bucket policy Deny; bucket-tls-only)',
     build: (spec, { data }) =>
       USERS.flatMap((u) => [
         ...objectCases(
@@ -386,7 +387,7 @@ const S3_GROUPS: readonly S3Group[] = [
       ]),
   },
   {
-    title: 'denies when the subject variable has no value (fails closed)',
+    title: 'denies when the subject variable has no value, fails closed (missing-variable-denies)',
     build: (spec, { data }) =>
       USERS.flatMap((u) => {
         const withoutSubject = { ...spec.audience };
@@ -699,7 +700,7 @@ describe('the matrix catches a broken policy', () => {
     );
   });
 
-  test('finds listing of other prefixes when ListBucket loses its s3:prefix condition', () => {
+  test('finds listing of other prefixes when ListBucket loses its s3:prefix condition (list-bound-to-prefix)', () => {
     const t = copy();
     delete statementOf(t, amazon.federated, 'ListOwnPrefix').Condition;
     const report = runS3(loadPolicyModel(t, ENV), allS3Cases(buckets));
@@ -710,7 +711,7 @@ describe('the matrix catches a broken policy', () => {
     );
   });
 
-  test('finds plain-HTTP access when the bucket policy loses its TLS Deny', () => {
+  test('finds plain-HTTP access when the bucket policy loses its TLS Deny (bucket-tls-only)', () => {
     const t = copy();
     const bucketId = model.buckets.find((b) => b.name === buckets.data)!.logicalId;
     const bucketPolicy = Object.values(t.Resources).find(
