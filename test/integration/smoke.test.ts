@@ -8,10 +8,10 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as https from 'node:https';
-import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
+import { listenOnHost } from '../../local/listen';
 import { startSandbox, type Sandbox } from '../../local/sandbox';
 import { parseEndpoint, runSmoke, type SmokeReport } from '../../scripts/smoke-lib';
 import type { Check } from '../../scripts/smoke-http';
@@ -29,8 +29,7 @@ let weakUrl: string;
 beforeAll(async () => {
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wif-smoke-'));
   sandbox = await startSandbox({ dataDir, ports: 'free', reset: true });
-  weak = await startWeakApp(sandbox);
-  weakUrl = `https://127.0.0.1:${(weak.address() as AddressInfo).port}`;
+  ({ server: weak, url: weakUrl } = await startWeakApp(sandbox));
 });
 
 afterAll(async () => {
@@ -47,7 +46,7 @@ afterAll(async () => {
  * CSP, a login redirect without PKCE or nonce, a plain login cookie, callbacks that
  * sign anyone in, sign-out by GET, and TLS 1.0 still on.
  */
-async function startWeakApp(sb: Sandbox): Promise<https.Server> {
+async function startWeakApp(sb: Sandbox): Promise<{ server: https.Server; url: string }> {
   const headers = {
     'x-frame-options': 'DENY',
     'x-content-type-options': 'nosniff',
@@ -56,6 +55,7 @@ async function startWeakApp(sb: Sandbox): Promise<https.Server> {
     'cache-control': 'no-store',
   };
   const html = { ...headers, 'content-type': 'text/html; charset=utf-8' };
+  let origin = '';
   const server = https.createServer(
     {
       key: sb.tls.key,
@@ -65,7 +65,6 @@ async function startWeakApp(sb: Sandbox): Promise<https.Server> {
     },
     (req, res) => {
       const url = new URL(req.url ?? '/', 'https://127.0.0.1');
-      const origin = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
       if (url.pathname === '/healthz') {
         res.writeHead(200, { ...headers, 'content-type': 'application/json' });
         res.end('{"status":"ok"}');
@@ -103,8 +102,8 @@ async function startWeakApp(sb: Sandbox): Promise<https.Server> {
       }
     },
   );
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return server;
+  origin = `https://127.0.0.1:${await listenOnHost(server, 0)}`;
+  return { server, url: origin };
 }
 
 const byName = (report: SmokeReport, name: string): Check => {

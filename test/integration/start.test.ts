@@ -5,9 +5,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { isPortFree } from '../../local/listen';
 import { ScriptedBrowser } from '../../local/scripted-browser';
 
 jest.setTimeout(180_000);
@@ -141,16 +141,8 @@ function fetchWithCa(
 async function freePortBlock(): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const candidate = 20000 + Math.floor(Math.random() * 40000);
-    const ok = await Promise.all([0, 1, 2, 3].map((i) => isFree(candidate + i)));
+    const ok = await Promise.all([0, 1, 2, 3].map((i) => isPortFree(candidate + i)));
     if (ok.every(Boolean)) return candidate;
   }
   throw new Error('no block of 4 free ports found');
-}
-
-function isFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
 }

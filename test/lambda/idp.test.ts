@@ -3,7 +3,6 @@ import * as http from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { buildSync } from 'esbuild';
 import * as jose from 'jose';
 import type * as MockServer from 'oauth2-mock-server';
@@ -12,6 +11,7 @@ import { createBudget, MIN_CALL_MS, RESERVE_MS } from '../../lambda/callback/bud
 import { createIdentityProviders } from '../../lambda/callback/idp';
 import { isSafeSubject } from '../../lambda/callback/names';
 import { SignInError, type IdentityProviders, type SecretStore } from '../../lambda/callback/ports';
+import { listenOnHost } from '../../local/listen';
 import { FakeClock } from '../support/fake-clock';
 
 // oauth2-mock-server is ESM-only and jest.config.js transpiles only openid-client,
@@ -53,13 +53,9 @@ const s256 = (verifier: string): string =>
   createHash('sha256').update(verifier).digest('base64url');
 const epoch = (): number => Math.floor(Date.now() / 1000);
 
-function listen(server: http.Server): Promise<string> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () =>
-      resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
-    );
-  });
+/** Starts `server` on a free port of 127.0.0.1; resolves with its base URL. */
+async function listen(server: http.Server): Promise<string> {
+  return `http://127.0.0.1:${await listenOnHost(server, 0)}`;
 }
 
 function close(server: http.Server): Promise<void> {

@@ -1,5 +1,4 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import {
   AssumeRoleWithWebIdentityCommand,
   ExpiredTokenException,
@@ -21,6 +20,7 @@ import {
   roleSessionName,
 } from '../../lambda/callback/sts';
 import { createBudget, MIN_CALL_MS, RESERVE_MS } from '../../lambda/callback/budget';
+import { listenOnHost } from '../../local/listen';
 import { FakeClock } from '../support/fake-clock';
 
 const ACCOUNT = '123456789012';
@@ -518,8 +518,7 @@ describe('the default STS client on the wire', () => {
         res.end(answer.body);
       });
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    endpoint = `http://127.0.0.1:${await listenOnHost(server, 0)}`;
   });
   afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
   beforeEach(() => {
@@ -614,8 +613,7 @@ describe('the default STS client on the wire', () => {
 
   test('an unreachable STS is a network error: retried, then sts_unavailable', async () => {
     const closed = createServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-    const port = (closed.address() as AddressInfo).port;
+    const port = await listenOnHost(closed, 0);
     await new Promise<void>((resolve) => closed.close(() => resolve()));
     const e = await failure(
       createTokenExchange({

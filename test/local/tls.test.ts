@@ -3,7 +3,7 @@ import * as https from 'node:https';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { X509Certificate } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
+import { listenOnHost } from '../../local/listen';
 import { ensureLocalTls } from '../../local/tls';
 
 function get(port: number, ca?: string): Promise<string> {
@@ -49,8 +49,7 @@ describe('local CA and certificate (npm run local-cert)', () => {
     const server = https.createServer({ cert: tls.cert, key: tls.key }, (_req, res) =>
       res.end('hello'),
     );
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const { port } = server.address() as AddressInfo;
+    const port = await listenOnHost(server, 0);
     try {
       await expect(get(port, tls.ca)).resolves.toBe('hello');
       await expect(get(port)).rejects.toThrow(/self[- ]signed|unable to verify|local issuer/i);

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import type { AddressInfo } from 'node:net';
 import {
   CLI_PATHS,
   type CliTokenResponse,
@@ -13,6 +12,7 @@ import {
   PASTE_REDIRECT_URI,
   s256,
 } from '../../common/cli-protocol';
+import { listenOnHost } from '../../local/listen';
 
 /** A code the fake broker handed out, and what redeeming it must match. */
 interface IssuedCode {
@@ -65,8 +65,7 @@ export class FakeBroker {
     const ready: { broker?: FakeBroker } = {};
     const handler: http.RequestListener = (req, res) => ready.broker?.handle(req, res);
     const server = tls ? https.createServer(tls, handler) : http.createServer(handler);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
+    const port = await listenOnHost(server, 0);
     ready.broker = new FakeBroker(server, `${tls ? 'https' : 'http'}://127.0.0.1:${port}`);
     return ready.broker;
   }
