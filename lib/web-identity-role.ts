@@ -225,7 +225,10 @@ export interface TrustExtrasToValidate {
   readonly allowedSubjects?: readonly string[];
 }
 
-/** Checks session options; returns messages with the bad value and the fix. */
+/**
+ * Checks session options; returns messages with the bad value and the fix. Run by the
+ * construct and by config loading, so a bad duration never synthesizes (session-duration-at-synth).
+ */
 export function validateSessionOptions(o: SessionOptionsToValidate): string[] {
   const errors: string[] = [];
   const max = o.maxSessionDurationSeconds;
