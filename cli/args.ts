@@ -1,13 +1,11 @@
 import * as path from 'node:path';
-import { checkEndpoint, CLI_PATHS } from '../common/cli-protocol';
+import { checkEndpoint, CLI_PATHS, PROVIDER_NAME } from '../common/cli-protocol';
 import { CliError } from './errors';
 
 /** The commands, in the order the usage text lists them. */
 export const COMMANDS = ['login', 'credentials', 'configure', 'whoami', 'logout'] as const;
 export type Command = (typeof COMMANDS)[number];
 
-/** A provider name as the app configures it: `/login/<name>`, `users/<name>/...`. */
-export const PROVIDER_NAME = /^[a-z][a-z0-9-]{0,30}[a-z0-9]$/;
 /** An AWS CLI profile name this command writes (it ends up in a `[profile ...]` line). */
 const PROFILE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
@@ -73,7 +71,7 @@ const FLAG_OPTIONS = ['--no-browser', '--json'] as const;
 const ONLY_FOR: Record<string, Command> = { '--profile': 'configure', '--json': 'whoami' };
 
 function usageError(message: string): CliError {
-  return new CliError(`${message}\nRun \`wif-login --help\` for usage.`, 2);
+  return new CliError(`${message}\nRun \`node wif-login.cjs --help\` for usage.`, 2);
 }
 
 /** Splits `argv` into `--name value` pairs and positionals; `--name=value` works too. */

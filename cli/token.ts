@@ -1,5 +1,9 @@
-import { CLI_PATHS, type CliTokenResponse, type ProcessCredentials } from '../common/cli-protocol';
-import { PROVIDER_NAME } from './args';
+import {
+  CLI_PATHS,
+  type CliTokenResponse,
+  type ProcessCredentials,
+  PROVIDER_NAME,
+} from '../common/cli-protocol';
 import { CliError } from './errors';
 import { post } from './http';
 

@@ -48,6 +48,9 @@ export const CLI_CODE_MAX_AGE_SECONDS = 60;
 /** The CLI reuses cached credentials until this close to their expiry, then signs in again. */
 export const CLI_REFRESH_MARGIN_MS = 5 * 60_000;
 
+/** A provider name as the app configures it: `/login/<name>`, `users/<name>/...`. */
+export const PROVIDER_NAME = /^[a-z][a-z0-9-]{0,30}[a-z0-9]$/;
+
 /** A loopback port: digits only, no leading zero, 1024-65535 (never a privileged port). */
 export function parseLoopbackPort(value: string | null | undefined): number | undefined {
   if (!value || !/^[1-9][0-9]{3,4}$/.test(value)) return undefined;

@@ -10,6 +10,7 @@ import {
   loopbackRedirectUri,
   parseLoopbackPort,
   PASTE_REDIRECT_URI,
+  PROVIDER_NAME,
   s256,
 } from '../../common/cli-protocol';
 import { loginPath } from '../../common/provider-facts';
@@ -64,6 +65,13 @@ interface CliRequest {
   readonly provider?: string;
 }
 
+/** A request refused: why, and where the CLI hears it once its port and state checked out. */
+interface Refusal {
+  readonly message: string;
+  /** The loopback port and the CLI's state, when both were valid (cli-request-checked). */
+  readonly tell?: { readonly port: number; readonly state: string };
+}
+
 /** The longest-lived credentials a CLI sign-in needs to hand out fresh: see `freshEnough`. */
 const FRESH_MS = 15 * 60_000;
 
@@ -77,26 +85,52 @@ export function cliRoutes(ctx: AppContext): CliRoutes {
 
   const badRequest = (message: string) => r.page(400, 'Command-line sign-in failed', message);
 
-  /** cli-request-checked: a numeric loopback port (or paste mode), state, and an S256 challenge. */
-  function parseRequest(params: URLSearchParams): CliRequest | string {
+  /**
+   * cli-request-checked: a numeric loopback port (or paste mode), state, and an S256
+   * challenge. The port and state are checked first: once both are valid, a later refusal
+   * can be sent to the CLI's loopback server instead of leaving it waiting.
+   */
+  function parseRequest(params: URLSearchParams): CliRequest | Refusal {
     const names = [...params.keys()];
-    if (new Set(names).size !== names.length) return 'A parameter was given twice.';
+    if (new Set(names).size !== names.length) return { message: 'A parameter was given twice.' };
     const port = params.get('port');
     const paste = params.get('mode') === 'paste';
-    if (paste === (port !== null)) return 'Give either a loopback port or mode=paste.';
+    if (paste === (port !== null)) return { message: 'Give either a loopback port or mode=paste.' };
     const parsedPort = port === null ? undefined : parseLoopbackPort(port);
     if (port !== null && parsedPort === undefined)
-      return 'The port must be a number from 1024 to 65535 on this computer.';
-    if (params.get('code_challenge_method') !== 'S256')
-      return 'Only PKCE with code_challenge_method=S256 is accepted.';
-    const codeChallenge = params.get('code_challenge');
-    if (!isValidCodeChallenge(codeChallenge)) return 'The code_challenge is missing or malformed.';
+      return { message: 'The port must be a number from 1024 to 65535 on this computer.' };
     const state = params.get('state');
-    if (!isValidState(state)) return 'The state is missing or malformed.';
+    if (!isValidState(state)) return { message: 'The state is missing or malformed.' };
+    const tell = parsedPort === undefined ? undefined : { port: parsedPort, state };
+    if (params.get('code_challenge_method') !== 'S256')
+      return { message: 'Only PKCE with code_challenge_method=S256 is accepted.', tell };
+    const codeChallenge = params.get('code_challenge');
+    if (!isValidCodeChallenge(codeChallenge))
+      return { message: 'The code_challenge is missing or malformed.', tell };
     const provider = params.get('provider') ?? undefined;
-    if (provider !== undefined && !providers.has(provider))
-      return 'There is no such sign-in provider.';
+    if (provider !== undefined && !providers.has(provider)) {
+      // Only a well-formed name is repeated back; the configured ones are public (the home page).
+      const named = PROVIDER_NAME.test(provider) ? ` "${provider}"` : '';
+      const known = [...providers.keys()].join(', ');
+      return { message: `There is no sign-in provider${named} here; use one of: ${known}.`, tell };
+    }
     return { port: parsedPort, state, codeChallenge, provider };
+  }
+
+  /**
+   * A refused /cli/authorize: a 400 page, and, when the port and state were valid,
+   * `error=invalid_request` to the CLI's loopback server (RFC 6749 section 4.1.2.1), so the
+   * command stops at once and says why instead of waiting for a sign-in that cannot come.
+   */
+  function refuseAuthorize(requestId: string, refusal: Refusal) {
+    log({ requestId, event: 'cli_authorize_refused', reason: refusal.message });
+    if (refusal.tell === undefined) return badRequest(refusal.message);
+    const query = new URLSearchParams({
+      error: 'invalid_request',
+      error_description: refusal.message,
+      state: refusal.tell.state,
+    });
+    return r.redirect(`${loopbackRedirectUri(refusal.tell.port)}?${query.toString()}`);
   }
 
   const command: PageHandler = () => {
@@ -115,10 +149,7 @@ export function cliRoutes(ctx: AppContext): CliRoutes {
 
   const authorize: PageHandler = async (req) => {
     const request = parseRequest(new URLSearchParams(req.rawQuery));
-    if (typeof request === 'string') {
-      log({ requestId: req.requestId, event: 'cli_authorize_refused', reason: request });
-      return badRequest(request);
-    }
+    if ('message' in request) return refuseAuthorize(req.requestId, request);
     const session = await sessions.readSession(req);
     const wanted = request.provider;
     if (session && freshEnough(session) && (wanted === undefined || wanted === session.p)) {
@@ -145,7 +176,11 @@ export function cliRoutes(ctx: AppContext): CliRoutes {
     }
     // Sign in (again: credentials fresh enough for the CLI), then come back here.
     const back = safeReturnTo(`${CLI_PATHS.authorize}?${req.rawQuery}`);
-    if (back === '/') return badRequest('The request is too long.');
+    if (back === '/') {
+      const { port, state } = request;
+      const tell = port === undefined ? undefined : { port, state };
+      return refuseAuthorize(req.requestId, { message: 'The request is too long.', tell });
+    }
     // The named provider, else the one of the session being renewed, else the only one.
     const provider =
       wanted ?? session?.p ?? (providers.size === 1 ? [...providers.keys()][0] : undefined);
@@ -160,7 +195,7 @@ export function cliRoutes(ctx: AppContext): CliRoutes {
 
   const consent: FormHandler = async (req, form, session) => {
     const request = parseRequest(withoutFormFields(form));
-    if (typeof request === 'string') return badRequest(request);
+    if ('message' in request) return badRequest(request.message);
     const decision = form.get('decision');
     const loopback = request.port === undefined ? undefined : loopbackRedirectUri(request.port);
     const toCli = (params: Record<string, string>) =>

@@ -1,10 +1,13 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseArgs } from '../../cli/args';
+import { parseArgs, USAGE } from '../../cli/args';
 import { main } from '../../cli/main';
 
 /** A working directory that is never created: nothing here reads or writes files. */
 const CWD = path.join(os.tmpdir(), 'wif-cli-args-test-none');
+
+/** How the usage text says to run the command (`node wif-login.cjs`). */
+const INVOCATION = /^Usage: (.+?) <command>/m.exec(USAGE)![1];
 
 /** Runs `main` with nothing real behind it: these command lines never get that far. */
 async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -75,7 +78,9 @@ describe('wif-login command line', () => {
     expect(out.code).toBe(2);
     expect(out.stdout).toBe('');
     expect(out.stderr).toContain(message);
-    expect(out.stderr).toContain('wif-login --help');
+    // The hint names the command as it is run, the way the usage text does.
+    expect(INVOCATION).toBe('node wif-login.cjs');
+    expect(out.stderr).toContain(`\nRun \`${INVOCATION} --help\` for usage.`);
   });
 
   it.each([

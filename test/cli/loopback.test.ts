@@ -134,6 +134,20 @@ describe('wif-login: the loopback receiver', () => {
     expect(run.stderr).not.toContain('\u001b');
   });
 
+  it('stops at once with the reason when the app refuses the request (an unknown provider)', async () => {
+    broker.providers = ['google', 'amazon'];
+    const started = Date.now();
+    // A minute to wait, at most: the refusal must end it long before.
+    const run = await cli.run(['login', '--provider', 'nosuch'], { loopbackTimeoutMs: 60_000 });
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(
+      'Sign-in did not complete: the app answered "invalid_request": There is no sign-in provider "nosuch" here; use one of: google, amazon.',
+    );
+    expect(broker.tokenRequests).toHaveLength(0);
+    expect(cli.cacheFiles()).toEqual([]);
+  });
+
   it('takes a code of about 4 KB through the browser redirect', async () => {
     broker.codeLength = 4096;
     const run = await cli.run(['login']);

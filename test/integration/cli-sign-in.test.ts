@@ -5,7 +5,10 @@
  * whose `credential_process` is the command, then the Debian AWS CLI and boto3 using that
  * profile on the user's own prefix (allowed) and another user's (AccessDenied). The cache
  * is reused while fresh and renewed through the browser once the clock (moved with
- * libfaketime) nears the credentials' expiry. Paste mode (`--no-browser`) too.
+ * libfaketime) nears the credentials' expiry. Paste mode (`--no-browser`) too. Every
+ * provider family (amazon, google, facebook, generic OIDC) signs in and reaches its own
+ * prefix only; an unknown provider ends the command at once with the app's reason; the
+ * app's own logs (the Lambda's output) hold no credential.
  * Screenshots of the consent and code pages go to test-artifacts/cli-sign-in/.
  */
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
@@ -35,6 +38,10 @@ let page: Page;
 let urlsFile: string;
 /** Every process a test started; any still running at the end is stopped. */
 const children: ChildProcess[] = [];
+/** Everything the sandbox logged; the app's own lines are the `function` entries. */
+const sandboxLogs: Record<string, unknown>[] = [];
+/** Credentials the command printed, to look for in the app's logs. */
+const printed: { AccessKeyId: string; SecretAccessKey: string; SessionToken: string }[] = [];
 
 beforeAll(async () => {
   requireChromium();
@@ -43,7 +50,12 @@ beforeAll(async () => {
   }
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wif-cli-login-'));
-  sandbox = await startSandbox({ dataDir: path.join(dir, 'data'), ports: 'free', reset: true });
+  sandbox = await startSandbox({
+    dataDir: path.join(dir, 'data'),
+    ports: 'free',
+    reset: true,
+    log: (entry) => sandboxLogs.push(entry),
+  });
   command = path.join(dir, 'bin', 'wif-login.cjs');
   fs.mkdirSync(path.dirname(command), { recursive: true });
   fs.writeFileSync(command, await fetchText(`${sandbox.urls.app}/cli/wif-login.cjs`));
@@ -83,11 +95,11 @@ function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   };
 }
 
-const endpointArgs = () => [
+const endpointArgs = (provider = 'google') => [
   '--endpoint',
   sandbox.urls.app,
   '--provider',
-  'google',
+  provider,
   '--ca',
   sandbox.tls.caFile,
 ];
@@ -164,10 +176,14 @@ function aws(args: string[], profile: string) {
 }
 
 /** Who the cached sign-in is, from the command itself. */
-async function whoami(): Promise<{ prefix: string; bucket: string; region: string }> {
-  const { stdout } = await run(process.execPath, [command, 'whoami', '--json', ...endpointArgs()], {
-    env: env(),
-  });
+async function whoami(
+  provider = 'google',
+): Promise<{ prefix: string; bucket: string; region: string }> {
+  const { stdout } = await run(
+    process.execPath,
+    [command, 'whoami', '--json', ...endpointArgs(provider)],
+    { env: env() },
+  );
   return JSON.parse(stdout);
 }
 
@@ -292,6 +308,7 @@ const s3 = new S3Client({ profile, endpoint, forcePathStyle: true });
       env: env(),
     });
     const cached = JSON.parse(cachedRun.stdout);
+    printed.push(cached);
     expect(Object.keys(cached).sort()).toEqual([
       'AccessKeyId',
       'Expiration',
@@ -321,6 +338,7 @@ const s3 = new S3Client({ profile, endpoint, forcePathStyle: true });
     const result = await later.done;
     expect(result.code).toBe(0);
     const renewed = JSON.parse(result.stdout);
+    printed.push(renewed);
     expect(renewed.Version).toBe(1);
     expect(renewed.AccessKeyId).not.toBe(cached.AccessKeyId);
   });
@@ -348,4 +366,90 @@ test('paste mode (--no-browser): the code shown after consent, pasted into the c
   expect(result.stderr).not.toMatch(/ASIA/);
   expect(result.code).toBe(0);
   expect(fs.readdirSync(path.join(dir, 'cache-paste'))).toHaveLength(1);
+});
+
+describe('every provider family through the command and the AWS CLI', () => {
+  test.each([
+    ['amazon', 'amazon'],
+    ['google', 'google'],
+    ['facebook', 'facebook'],
+    ['oidc', 'devidp'],
+  ])(
+    'the %s family (provider %s): configure, then cp and ls on its own prefix, AccessDenied on another user',
+    async (_family, provider) => {
+      const profile = `wif-family-${provider}`;
+      // A sign-in of its own: no cached entry, no session at the app or the dev IdP.
+      await run(process.execPath, [command, 'logout', ...endpointArgs(provider)], { env: env() });
+      await browser.clearCookies();
+      const n = openedCount() + 1;
+      const configure = start(process.execPath, [
+        command,
+        'configure',
+        '--profile',
+        profile,
+        ...endpointArgs(provider),
+      ]);
+      const url = await openedUrl(n);
+      expect(new URL(url).searchParams.get('provider')).toBe(provider);
+      await approve(url, `carol-${provider}`);
+      const result = await configure.done;
+      expect(result.code).toBe(0);
+
+      const { prefix, bucket } = await whoami(provider);
+      expect(prefix).toMatch(new RegExp(`^users/${provider}/[^/]+/$`));
+      const file = path.join(dir, `from-${provider}.txt`);
+      fs.writeFileSync(file, `hello from ${provider}\n`);
+      await aws(['s3', 'cp', file, `s3://${bucket}/${prefix}from-${provider}.txt`], profile);
+      const { stdout } = await aws(['s3', 'ls', `s3://${bucket}/${prefix}`], profile);
+      expect(stdout).toContain(`from-${provider}.txt`);
+      const other = `s3://${bucket}/users/${provider}/someone-else/`;
+      await expect(aws(['s3', 'ls', other], profile)).rejects.toMatchObject({
+        stderr: expect.stringMatching(/AccessDenied/),
+      });
+      await expect(aws(['s3', 'cp', file, `${other}planted.txt`], profile)).rejects.toMatchObject({
+        stderr: expect.stringMatching(/AccessDenied/),
+      });
+      // Every AWS CLI call above was served from the cache: one sign-in for the family.
+      expect(openedCount()).toBe(n);
+      const creds = await run(
+        process.execPath,
+        [command, 'credentials', ...endpointArgs(provider)],
+        {
+          env: env(),
+        },
+      );
+      printed.push(JSON.parse(creds.stdout));
+    },
+  );
+});
+
+test('an unknown provider: the app sends the refusal to the command, which stops at once and says why', async () => {
+  const n = openedCount() + 1;
+  const login = start(process.execPath, [command, 'login', ...endpointArgs('nosuch')]);
+  const url = await openedUrl(n);
+  const opened = Date.now();
+  await page.goto(url);
+  const result = await login.done;
+  expect(Date.now() - opened).toBeLessThan(15_000);
+  expect(result.code).toBe(1);
+  expect(result.stderr).toContain(
+    'Sign-in did not complete: the app answered "invalid_request": There is no sign-in provider "nosuch" here; use one of: ',
+  );
+  expect(result.stderr).toMatch(/use one of: .*google.*devidp/);
+});
+
+test("no-credentials-in-urls: no secret in the app's logs after the command's sign-ins", () => {
+  const appLines = sandboxLogs
+    .filter((entry) => 'function' in entry || 'functionError' in entry)
+    .map((entry) => JSON.stringify(entry))
+    .join('\n');
+  // The app did log the sign-ins: the check below looks at something.
+  expect(appLines).toContain('cli_token_issued');
+  expect(printed.length).toBeGreaterThanOrEqual(6);
+  for (const creds of printed) {
+    for (const secret of [creds.AccessKeyId, creds.SecretAccessKey, creds.SessionToken]) {
+      expect(secret.length).toBeGreaterThan(10);
+      expect(appLines).not.toContain(secret);
+    }
+  }
 });

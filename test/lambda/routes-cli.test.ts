@@ -13,6 +13,13 @@ import {
 } from '../../common/cli-protocol';
 import { CookieSealer } from '../../lambda/callback/cookies';
 import type { HttpResponse } from '../../lambda/callback/http';
+import type { CliCode } from '../../lambda/callback/session';
+import {
+  AMAZON_SETTINGS,
+  FACEBOOK_SETTINGS,
+  GOOGLE_SETTINGS,
+  OIDC_SETTINGS,
+} from '../support/app-config';
 import {
   config,
   COOKIE_KEY,
@@ -51,16 +58,16 @@ function consentForm(page: HttpResponse, decision: string): string {
   return form.toString();
 }
 
-/** Signed in, the consent page for the CLI's request. */
-async function consentPage(h: Harness, query = authorizeQuery()) {
-  const signedIn = await signIn(h);
+/** Signed in (with `provider`), the consent page for the CLI's request. */
+async function consentPage(h: Harness, query = authorizeQuery(), provider = 'google') {
+  const signedIn = await signIn(h, provider);
   const page = await h.app({ path: '/cli/authorize', rawQuery: query, cookies: signedIn.cookies });
   return { ...signedIn, page };
 }
 
 /** Signed in and consented: the redirect to the CLI and the code it carries. */
-async function allowed(h: Harness, query = authorizeQuery()) {
-  const { page, cookies } = await consentPage(h, query);
+async function allowed(h: Harness, query = authorizeQuery(), provider = 'google') {
+  const { page, cookies } = await consentPage(h, query, provider);
   expect(page.status).toBe(200);
   const res = await h.app({
     method: 'POST',
@@ -125,6 +132,27 @@ describe('/cli/authorize', () => {
     expect(page.headers['content-security-policy']).toContain("frame-ancestors 'none'");
   });
 
+  test('consent-not-forgeable: in paste mode neither the consent page nor the code page can be framed', async () => {
+    const h = harness();
+    const { page, cookies } = await consentPage(
+      h,
+      authorizeQuery({ port: undefined, mode: 'paste' }),
+    );
+    expect(page.status).toBe(200);
+    const codePage = await h.app({
+      method: 'POST',
+      path: '/cli/consent',
+      body: consentForm(page, 'allow'),
+      cookies,
+    });
+    expect(codePage.status).toBe(200);
+    expect(codePage.body).toContain('id="cli-code"');
+    for (const res of [page, codePage]) {
+      expect(res.headers['x-frame-options']).toBe('DENY');
+      expect(res.headers['content-security-policy']).toContain("frame-ancestors 'none'");
+    }
+  });
+
   test('the consent form may post (and be redirected) only to the app and the CLI loopback port', async () => {
     const h = harness();
     const { page } = await consentPage(h);
@@ -156,6 +184,7 @@ describe('/cli/authorize', () => {
     ['a name, not a port', { port: 'evil.example' }],
     ['a port with a host', { port: '127.0.0.1:8080' }],
     ['a privileged port', { port: '80' }],
+    ['the highest privileged port', { port: '1023' }],
     ['port 0', { port: '0' }],
     ['past 65535', { port: '65536' }],
     ['a leading zero', { port: '08080' }],
@@ -179,6 +208,19 @@ describe('/cli/authorize', () => {
     },
   );
 
+  test.each(['1024', '65535'])(
+    'cli-request-checked: port %s, at the edge of the range, gets the consent page',
+    async (port) => {
+      const h = harness();
+      const { page } = await consentPage(h, authorizeQuery({ port }));
+      expect(page.status).toBe(200);
+      expect(page.body).toContain(`127.0.0.1:${port}`);
+      expect(page.headers['content-security-policy']).toContain(
+        `form-action 'self' http://127.0.0.1:${port};`,
+      );
+    },
+  );
+
   test('cli-request-checked: a port given twice is refused', async () => {
     const h = harness();
     const { cookies } = await signIn(h);
@@ -194,17 +236,86 @@ describe('/cli/authorize', () => {
     ['no state', { state: undefined }],
     ['a short state', { state: 'abc' }],
     ['a state with odd characters', { state: `${'a'.repeat(20)}<script>` }],
-    ['no challenge', { code_challenge: undefined }],
-    ['a short challenge', { code_challenge: CHALLENGE.slice(1) }],
-    ['PKCE plain', { code_challenge_method: 'plain' }],
-    ['no PKCE method', { code_challenge_method: undefined }],
-    ['an unknown provider', { provider: 'nosuch' }],
-  ])('cli-request-checked: %s is refused', async (_name, extra) => {
+    ['a bad state and an unknown provider', { state: 'abc', provider: 'nosuch' }],
+  ])('cli-request-checked: %s is refused with a page, no redirect', async (_name, extra) => {
     const h = harness();
     const { cookies } = await signIn(h);
     const res = await h.app({ path: '/cli/authorize', rawQuery: authorizeQuery(extra), cookies });
     expect(res.status).toBe(400);
     expect(res.headers.location).toBeUndefined();
+  });
+
+  const afterPortAndState: [string, Record<string, string | undefined>, RegExp][] = [
+    ['no challenge', { code_challenge: undefined }, /code_challenge is missing/],
+    ['a short challenge', { code_challenge: CHALLENGE.slice(1) }, /code_challenge is missing/],
+    ['PKCE plain', { code_challenge_method: 'plain' }, /S256/],
+    ['no PKCE method', { code_challenge_method: undefined }, /S256/],
+    [
+      'an unknown provider',
+      { provider: 'nosuch' },
+      /^There is no sign-in provider "nosuch" here; use one of: google, amazon\.$/,
+    ],
+  ];
+
+  test.each(afterPortAndState)(
+    'cli-request-checked: %s, with a valid port and state, is refused to the loopback (invalid_request), signed in or not',
+    async (_name, extra, description) => {
+      const h = harness();
+      const { cookies } = await signIn(h);
+      for (const session of [cookies, {}]) {
+        const res = await h.app({
+          path: '/cli/authorize',
+          rawQuery: authorizeQuery(extra),
+          cookies: session,
+        });
+        expect(res.status).toBe(302);
+        const location = new URL(res.headers.location);
+        expect(`${location.origin}${location.pathname}`).toBe('http://127.0.0.1:49152/callback');
+        expect([...location.searchParams.keys()].sort()).toEqual([
+          'error',
+          'error_description',
+          'state',
+        ]);
+        expect(location.searchParams.get('error')).toBe('invalid_request');
+        expect(location.searchParams.get('state')).toBe(STATE);
+        expect(location.searchParams.get('error_description')).toMatch(description);
+      }
+      expect(h.logs.map((e) => e.event)).toContain('cli_authorize_refused');
+    },
+  );
+
+  test.each(afterPortAndState)(
+    'cli-request-checked: %s in paste mode is a 400 page (nowhere to redirect)',
+    async (_name, extra) => {
+      const h = harness();
+      const { cookies } = await signIn(h);
+      const query = authorizeQuery({ ...extra, port: undefined, mode: 'paste' });
+      const res = await h.app({ path: '/cli/authorize', rawQuery: query, cookies });
+      expect(res.status).toBe(400);
+      expect(res.headers.location).toBeUndefined();
+    },
+  );
+
+  test('cli-request-checked: an unknown provider name that is not a plain name is not repeated back', async () => {
+    const h = harness();
+    const provider = '<b>Evil</b> "quoted"\nline';
+    const res = await h.app({ path: '/cli/authorize', rawQuery: authorizeQuery({ provider }) });
+    expect(res.status).toBe(302);
+    const description = new URL(res.headers.location).searchParams.get('error_description');
+    expect(description).toBe('There is no sign-in provider here; use one of: google, amazon.');
+  });
+
+  test('cli-request-checked: a request too long to come back to is refused to the loopback', async () => {
+    const h = harness();
+    const res = await h.app({
+      path: '/cli/authorize',
+      rawQuery: authorizeQuery({ pad: 'x'.repeat(5000) }),
+    });
+    expect(res.status).toBe(302);
+    const location = new URL(res.headers.location);
+    expect(location.origin).toBe('http://127.0.0.1:49152');
+    expect(location.searchParams.get('error_description')).toBe('The request is too long.');
+    expect(location.searchParams.get('state')).toBe(STATE);
   });
 });
 
@@ -224,6 +335,48 @@ describe('/cli/consent', () => {
       `${authorizeQuery()}&redirect_uri=${encodeURIComponent('https://evil.example/cb')}`,
     );
     expect(location.origin).toBe('http://127.0.0.1:49152');
+  });
+
+  test.each([
+    ['redirect_uri', 'https://evil.example/cb'],
+    ['ru', 'https://evil.example/cb'],
+    ['redirect', 'https://evil.example/cb'],
+  ])(
+    'loopback-redirect-only: %s slipped into the consent post changes nothing',
+    async (name, value) => {
+      const h = harness();
+      const { page, cookies } = await consentPage(h);
+      const form = new URLSearchParams(consentForm(page, 'allow'));
+      expect(form.get('csrf')).toBeTruthy();
+      form.append(name, value);
+      const res = await h.app({
+        method: 'POST',
+        path: '/cli/consent',
+        body: form.toString(),
+        cookies,
+      });
+      expect(res.status).toBe(303);
+      const location = new URL(res.headers.location);
+      expect(`${location.origin}${location.pathname}`).toBe('http://127.0.0.1:49152/callback');
+      expect(res.headers.location).not.toContain('evil');
+      const code = location.searchParams.get('code')!;
+      expect((await redeem(h, { code })).status).toBe(200);
+    },
+  );
+
+  test('loopback-redirect-only: a second port slipped into the consent post is refused, no redirect', async () => {
+    const h = harness();
+    const { page, cookies } = await consentPage(h);
+    const form = new URLSearchParams(consentForm(page, 'allow'));
+    form.append('port', '8080');
+    const res = await h.app({
+      method: 'POST',
+      path: '/cli/consent',
+      body: form.toString(),
+      cookies,
+    });
+    expect(res.status).toBe(400);
+    expect(res.headers.location).toBeUndefined();
   });
 
   test('deny: the CLI hears access_denied with its state, and no code', async () => {
@@ -337,6 +490,27 @@ describe('/cli/token', () => {
     });
   });
 
+  test.each([
+    ['amazon', 'amazon'],
+    ['google', 'google'],
+    ['facebook', 'facebook'],
+    ['oidc', 'devidp'],
+  ])(
+    "the %s family (provider %s): consent, code and token, with the provider's own prefix",
+    async (_family, provider) => {
+      const providers = [GOOGLE_SETTINGS, AMAZON_SETTINGS, FACEBOOK_SETTINGS, OIDC_SETTINGS];
+      const h = harness(config({ providers }));
+      const { code } = await allowed(h, authorizeQuery({ provider }), provider);
+      const res = await redeem(h, { code });
+      expect(res.status).toBe(200);
+      const body = JSON.parse(res.body) as CliTokenResponse;
+      expect(body.provider).toBe(provider);
+      expect(body.prefix).toBe(`users/${provider}/1001/`);
+      expect(body.credentials.AccessKeyId).toBe('ASIAUSER');
+      expect(h.calls.sts).toEqual([provider]);
+    },
+  );
+
   test('pkce-s256-checked: another verifier gets invalid_grant', async () => {
     const h = harness();
     const { code } = await allowed(h);
@@ -363,6 +537,34 @@ describe('/cli/token', () => {
     const late = await redeem(h, { code: second.code });
     expect(late.status).toBe(400);
     expect(JSON.parse(late.body).error_description).toMatch(/expired/);
+  });
+
+  test('cli-code-short-lived: a live code whose credentials expire within the margin gets invalid_grant', async () => {
+    const h = harness();
+    const seal = (exp: number) => {
+      const code: CliCode = {
+        p: 'google',
+        sub: '1001',
+        ak: 'ASIAUSER',
+        sk: SECRET_ACCESS_KEY,
+        st: SESSION_TOKEN,
+        exp,
+        ch: CHALLENGE,
+        ru: loopbackRedirectUri(PORT),
+        cx: h.clock.t + 60_000,
+      };
+      return CookieSealer.fromSecret(COOKIE_KEY).seal('cli-code', code);
+    };
+    // The code itself has a minute left; its credentials only 30 seconds.
+    const res = await redeem(h, { code: seal(h.clock.t + 30_000) });
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.body)).toEqual({
+      error: 'invalid_grant',
+      error_description: 'The code has expired. Run the command again to sign in.',
+    });
+    expect(res.body).not.toContain(SECRET_ACCESS_KEY);
+    // The same sealing with credentials past the margin redeems: the seal is the app's own.
+    expect((await redeem(h, { code: seal(h.clock.t + 10 * 60_000) })).status).toBe(200);
   });
 
   test('a code is redeemed once (per container)', async () => {
@@ -434,6 +636,7 @@ describe('/cli/token', () => {
     for (const secret of [
       code.slice(0, 40),
       VERIFIER,
+      'ASIAUSER',
       SECRET_ACCESS_KEY,
       SESSION_TOKEN.slice(0, 40),
     ])
@@ -498,6 +701,11 @@ describe('/api/session and /api/credentials (client-side credentials)', () => {
         expiration: new Date(h.clock.t + 3600_000).toISOString(),
       },
     });
+    // no-secrets-in-logs: the hand-out is logged, the credentials and the CSRF token are not.
+    expect(h.logs.map((e) => e.event)).toContain('client_credentials_issued');
+    const logged = JSON.stringify(h.logs);
+    for (const secret of ['ASIAUSER', SECRET_ACCESS_KEY, SESSION_TOKEN.slice(0, 40), csrfToken])
+      expect(logged).not.toContain(secret);
   });
 
   test('client-credentials-same-origin: no credentials without the CSRF header, or with a wrong one', async () => {

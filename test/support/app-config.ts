@@ -22,6 +22,28 @@ export const AMAZON_SETTINGS = {
   providerId: 'www.amazon.com',
 } as const;
 
+/** A Facebook provider, for tests that cover every provider family. */
+export const FACEBOOK_SETTINGS = {
+  name: 'facebook',
+  family: 'facebook',
+  displayName: 'Facebook',
+  clientId: '1234567890123456',
+  clientSecretId: 'facebook-secret',
+  roleArn: 'arn:aws:iam::123456789012:role/facebook-users',
+  providerId: 'graph.facebook.com',
+} as const;
+
+/** A generic OpenID Connect provider, for tests that cover every provider family. */
+export const OIDC_SETTINGS = {
+  name: 'devidp',
+  family: 'oidc',
+  displayName: 'Dev IdP',
+  clientId: 'oidc-client',
+  clientSecretId: 'oidc-secret',
+  issuer: 'https://idp.example.com',
+  roleArn: 'arn:aws:iam::123456789012:role/devidp-users',
+} as const;
+
 /**
  * The app's configuration for unit tests, parsed by the same schema as in Lambda:
  * Google and Amazon at https://files.example.com unless `overrides` say otherwise.

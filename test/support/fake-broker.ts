@@ -42,6 +42,8 @@ export class FakeBroker {
   codeLength = 120;
   /** The credentials' expiry for the next token answer. */
   expiration: () => string = () => new Date(Date.now() + 3600_000).toISOString();
+  /** The providers it has, when set; like the app, it refuses others to the loopback. */
+  providers: string[] | undefined;
   /** Sent as `s3Endpoint` when set (the sandbox). */
   s3Endpoint: string | undefined;
   /** Replaces the token endpoint's answer when set. */
@@ -112,6 +114,17 @@ export class FakeBroker {
     const redirectUri = paste ? PASTE_REDIRECT_URI : loopbackRedirectUri(port as number);
     const back = new URL(redirectUri);
     back.searchParams.set('state', state);
+    const provider = query.get('provider');
+    if (provider !== null && this.providers && !this.providers.includes(provider)) {
+      const description = `There is no sign-in provider "${provider}" here; use one of: ${this.providers.join(', ')}.`;
+      if (paste) res.writeHead(400, { 'content-type': 'text/plain' }).end(description);
+      else {
+        back.searchParams.set('error', 'invalid_request');
+        back.searchParams.set('error_description', description);
+        res.writeHead(302, { location: back.toString() }).end();
+      }
+      return;
+    }
     if (this.decision === 'deny') {
       if (paste) res.writeHead(403, { 'content-type': 'text/plain' }).end('access denied');
       else res.writeHead(302, { location: `${back}&error=access_denied` }).end();
