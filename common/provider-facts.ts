@@ -59,6 +59,9 @@ export interface BuiltInProviderFacts extends ProviderFacts {
   readonly issuer?: string;
 }
 
+/** The ID token claim that holds the user's immutable id (Google's and any OIDC issuer's). */
+export const ID_TOKEN_SUBJECT_CLAIM = 'sub';
+
 function facts(
   family: ProviderFamily,
   keyPrefix: string,
@@ -73,7 +76,7 @@ function facts(
     subjectClaim,
     subjectKey: keyPrefix + ':' + subjectClaim,
     subjectVariable:
-      subjectClaim === 'sub' && family === 'oidc'
+      subjectClaim === ID_TOKEN_SUBJECT_CLAIM && family === 'oidc'
         ? oidcSubjectVariable(keyPrefix)
         : policyVariable(keyPrefix, subjectClaim),
     tokenKind,
@@ -101,7 +104,13 @@ export const BUILT_IN_PROVIDERS: Readonly<Record<BuiltInFamily, BuiltInProviderF
     productName: 'Facebook',
   },
   google: {
-    ...facts('google', 'accounts.google.com', ['aud', 'oaud'], 'sub', TokenKind.ID_TOKEN),
+    ...facts(
+      'google',
+      'accounts.google.com',
+      ['aud', 'oaud'],
+      ID_TOKEN_SUBJECT_CLAIM,
+      TokenKind.ID_TOKEN,
+    ),
     family: 'google',
     displayName: 'Google',
     productName: 'Google',
@@ -109,20 +118,50 @@ export const BUILT_IN_PROVIDERS: Readonly<Record<BuiltInFamily, BuiltInProviderF
   },
 };
 
+/**
+ * The spellings of `iss` a Google issuer's ID tokens may carry: the issuer as configured,
+ * and (when it has one) without its scheme, as Google sometimes writes `accounts.google.com`.
+ */
+export function googleIssuerSpellings(issuer: string): readonly string[] {
+  const alias = issuer.replace(/^https?:\/\//, '');
+  return alias === issuer ? [issuer] : [issuer, alias];
+}
+
 /** Google's ID tokens may say `iss: accounts.google.com` too; STS and the app accept both. */
-export const GOOGLE_ISSUER_SPELLINGS: readonly string[] = [
-  'https://accounts.google.com',
-  'accounts.google.com',
-];
+export const GOOGLE_ISSUER_SPELLINGS: readonly string[] = googleIssuerSpellings(
+  BUILT_IN_PROVIDERS.google.issuer!,
+);
+
+/** The `ProviderId`s STS accepts with an OAuth 2.0 access token (`www.amazon.com`, ...). */
+export const ACCESS_TOKEN_PROVIDER_IDS: readonly string[] = Object.values(
+  BUILT_IN_PROVIDERS,
+).flatMap((p) => (p.providerId ? [p.providerId] : []));
+
+/** The profile fields that hold an OAuth 2.0 user's id (Amazon's `user_id`, Facebook's `id`). */
+export const PROFILE_SUBJECT_FIELDS: readonly string[] = Object.values(BUILT_IN_PROVIDERS)
+  .filter((p) => p.tokenKind === TokenKind.ACCESS_TOKEN)
+  .map((p) => p.subjectClaim);
 
 /** IAM names an OIDC provider's condition keys after its issuer URL without the scheme. */
 export function issuerKeyPrefix(issuerUrl: string): string {
   return issuerUrl.replace(/^https:\/\//, '');
 }
 
+/** The issuer URL of an Amazon Cognito user pool; the region is read from its id (`<region>_<id>`). */
+export function cognitoIssuer(userPoolId: string): string {
+  const region = userPoolId.split('_')[0];
+  return 'https://cognito-idp.' + region + '.amazonaws.com/' + userPoolId;
+}
+
 /** The facts of a generic OpenID Connect issuer. */
 export function oidcProviderFacts(issuerUrl: string): ProviderFacts {
-  return facts('oidc', issuerKeyPrefix(issuerUrl), ['aud'], 'sub', TokenKind.ID_TOKEN);
+  return facts(
+    'oidc',
+    issuerKeyPrefix(issuerUrl),
+    ['aud'],
+    ID_TOKEN_SUBJECT_CLAIM,
+    TokenKind.ID_TOKEN,
+  );
 }
 
 /** The facts of a family; a generic OIDC provider needs its issuer. */
@@ -157,6 +196,9 @@ export function userPrefix(namespace: string, subject: string): string {
   return 'users/' + namespace + '/' + subject + '/';
 }
 
-/** The app's routes for one provider; the callback path is the registered redirect URI's. */
+/**
+ * The app's routes for one provider; the callback path is the registered redirect URI's.
+ * `loginPath(':provider')` is the route pattern; `callbackPath('')` the prefix of every callback.
+ */
 export const loginPath = (name: string): string => '/login/' + name;
 export const callbackPath = (name: string): string => '/oauth2callback/' + name;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { BUILT_IN_PROVIDERS } from '../common/provider-facts';
+import { BUILT_IN_PROVIDERS, cognitoIssuer } from '../common/provider-facts';
 import {
   Provider,
   validateAmazonAppId,
@@ -346,7 +346,7 @@ function domainProblems(cfg: ParsedConfig): string[] {
         problems.push(...at(i, idProblems));
         namespace = p.name ?? 'cognito';
         if (idProblems.length === 0) {
-          issuer = `https://cognito-idp.${p.userPoolId.split('_')[0]}.amazonaws.com/${p.userPoolId}`;
+          issuer = cognitoIssuer(p.userPoolId);
           problems.push(
             ...at(
               i,

@@ -6,6 +6,7 @@ import {
   type BuiltInProviderFacts,
   type ProviderFamily,
   TokenKind,
+  cognitoIssuer,
   oidcProviderFacts,
   userPrefix,
 } from '../common/provider-facts';
@@ -90,10 +91,9 @@ export abstract class Provider {
   public static cognitoUserPool(options: CognitoUserPoolOptions): Provider {
     const errors = validateCognitoUserPoolId(options.userPoolId);
     throwIfInvalid(errors);
-    const region = options.userPoolId.split('_')[0];
     return Provider.oidc({
       name: options.name ?? 'cognito',
-      issuerUrl: `https://cognito-idp.${region}.amazonaws.com/${options.userPoolId}`,
+      issuerUrl: cognitoIssuer(options.userPoolId),
       clientIds: options.clientIds,
     });
   }
@@ -175,10 +175,10 @@ class OidcProvider extends Provider {
   public readonly displayName: string;
   public readonly audienceKeys: readonly string[];
   public readonly subjectVariable: string;
-  public readonly subjectClaim = 'sub';
+  public readonly subjectClaim: string;
   public readonly conditionKeyPrefix: string;
-  public readonly tokenKind = TokenKind.ID_TOKEN;
-  public readonly providerId?: string = undefined;
+  public readonly tokenKind: TokenKind;
+  public readonly providerId?: string;
   public readonly audiences: readonly string[];
   public readonly issuerUrl: string;
   private readonly thumbprints?: string[];
@@ -192,6 +192,9 @@ class OidcProvider extends Provider {
     this.conditionKeyPrefix = facts.keyPrefix;
     this.audienceKeys = facts.audienceKeys;
     this.subjectVariable = facts.subjectVariable;
+    this.subjectClaim = facts.subjectClaim;
+    this.tokenKind = facts.tokenKind;
+    this.providerId = facts.providerId;
     this.audiences = [...options.clientIds];
     this.thumbprints = options.thumbprints ? [...options.thumbprints] : undefined;
   }

@@ -2,7 +2,7 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypt
 import * as fs from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as path from 'node:path';
-import type { AccessTokenFamily } from '../common/provider-facts';
+import { BUILT_IN_PROVIDERS, type AccessTokenFamily } from '../common/provider-facts';
 import { OAUTH2_SIGN_IN_PATHS, pkceChallenge, sandboxClientOf } from './dev-idp-client';
 import {
   amazonUserId,
@@ -100,9 +100,10 @@ export class OAuth2Providers {
 
   /** The profile `family`'s profile endpoint answers for `user`. */
   static profileOf(family: OAuth2Family, user: string): Record<string, string> {
+    const field = BUILT_IN_PROVIDERS[family].subjectClaim;
     return family === 'amazon'
-      ? { user_id: amazonUserId(user), name: user, email: emailOf(user) }
-      : { id: facebookId(user), name: user };
+      ? { [field]: amazonUserId(user), name: user, email: emailOf(user) }
+      : { [field]: facebookId(user), name: user };
   }
 
   async handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
@@ -403,7 +404,7 @@ function clientCredentials(
   return { clientId: form.get('client_id') ?? '', clientSecret: form.get('client_secret') ?? '' };
 }
 
-async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
+export async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
   const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
   const chunks: Buffer[] = [];
   let size = 0;

@@ -1,6 +1,6 @@
 /**
- * Types of the part of `oidc-provider` (v9, ESM-only, ships no types) that local/dev-idp.ts
- * uses, typed as the library documents it; nothing else.
+ * Types of the part of `oidc-provider` (v9, ESM-only, ships no types) that the dev IdP
+ * (local/dev-idp*.ts) uses, typed as the library documents it; nothing else.
  *
  * A .ts file, not a .d.ts: .gitignore drops *.d.ts. It must stay a script (no top-level
  * import or export) so that `declare module` declares the module instead of augmenting it.

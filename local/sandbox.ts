@@ -1,4 +1,5 @@
 import type { AppConfig } from '../common/app-config';
+import { issuerKeyPrefix } from '../common/provider-facts';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -262,7 +263,7 @@ function roleArnsByProvider(
   for (const { provider } of config.providers) {
     const principal =
       provider.family === 'oidc'
-        ? `arn:aws:iam::${SANDBOX_ACCOUNT}:oidc-provider/${oidcIssuer(ports).replace(/^https:\/\//, '')}`
+        ? `arn:aws:iam::${SANDBOX_ACCOUNT}:oidc-provider/${issuerKeyPrefix(oidcIssuer(ports))}`
         : provider.conditionKeyPrefix;
     arns[provider.namespace] = roleTrusting(model, principal).roleArn;
   }

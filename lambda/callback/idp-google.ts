@@ -1,6 +1,7 @@
 import * as jose from 'jose';
 import * as oidc from 'openid-client';
 import type { ProviderSettings } from '../../common/app-config';
+import { googleIssuerSpellings } from '../../common/provider-facts';
 import { fail } from './idp-errors';
 import { budgetedFetch, CLOCK_TOLERANCE_SECONDS, isObject, type IdpContext } from './idp-shared';
 import type { Budget, ExpectedAuthorization } from './ports';
@@ -83,14 +84,13 @@ async function fetchJwks(
   }
 }
 
-/** Google's second issuer spelling: the configured issuer without its scheme. */
+/** Google's second issuer spelling (googleIssuerSpellings): the configured issuer without its scheme. */
 export function googleIssuerAlias(
   provider: ProviderSettings,
   server: oidc.ServerMetadata,
 ): string | undefined {
   if (provider.family !== 'google') return undefined;
-  const alias = server.issuer.replace(/^https?:\/\//, '');
-  return alias === server.issuer ? undefined : alias;
+  return googleIssuerSpellings(server.issuer)[1];
 }
 
 /** openid-client refused the ID token because `iss` is exactly `alias`, and for nothing else. */

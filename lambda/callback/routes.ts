@@ -114,8 +114,8 @@ export function routeTable(ctx: AppContext): Route[] {
       },
     ]),
     // A provider that is not configured: 404 whatever the method.
-    { method: 'ANY', path: '/login/:provider', handle: unknownProvider },
-    { method: 'ANY', path: '/oauth2callback/:provider', handle: unknownProvider },
+    { method: 'ANY', path: loginPath(':provider'), handle: unknownProvider },
+    { method: 'ANY', path: callbackPath(':provider'), handle: unknownProvider },
     { method: 'GET', path: '/download', handle: files.download },
     post('/upload-url', uploads.uploadGuard, uploads.uploadUrl),
     post('/upload-complete', uploads.uploadGuard, uploads.uploadComplete, MAX_COMPLETE_BODY_BYTES),

@@ -1,3 +1,5 @@
+import { issuerKeyPrefix } from '../../common/provider-facts';
+
 /**
  * Resolves the CloudFormation intrinsics of a rendered template (`Ref`, `Fn::GetAtt`,
  * `Fn::Join`, `Fn::Select`, `Fn::Sub`, pseudo parameters) to the concrete values AWS
@@ -199,7 +201,7 @@ export class IntrinsicResolver {
         return `arn:${partition}:iam::${accountId}:role/${this.resourceName(logicalId)}`;
       case 'AWS::IAM::OIDCProvider.Arn': {
         const url = this.str(resource.Properties?.Url);
-        return `arn:${partition}:iam::${accountId}:oidc-provider/${url.replace(/^https:\/\//, '')}`;
+        return `arn:${partition}:iam::${accountId}:oidc-provider/${issuerKeyPrefix(url)}`;
       }
       case 'AWS::IAM::ManagedPolicy.Arn':
         return `arn:${partition}:iam::${accountId}:policy/${logicalId}`;

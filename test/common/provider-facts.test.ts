@@ -1,8 +1,15 @@
 import {
+  ACCESS_TOKEN_PROVIDER_IDS,
   BUILT_IN_PROVIDERS,
+  GOOGLE_ISSUER_SPELLINGS,
+  PROFILE_SUBJECT_FIELDS,
   TokenKind,
   accessTokenFamilyOf,
   builtInByPrincipal,
+  callbackPath,
+  cognitoIssuer,
+  googleIssuerSpellings,
+  loginPath,
   oidcProviderFacts,
   providerFacts,
   userPrefix,
@@ -59,6 +66,33 @@ describe('provider facts', () => {
     expect(builtInByPrincipal('https://accounts.google.com')).toBeUndefined();
     expect(accessTokenFamilyOf('graph.facebook.com')).toBe('facebook');
     expect(accessTokenFamilyOf('accounts.google.com')).toBeUndefined();
+  });
+
+  it('builds a Cognito user pool issuer from the pool id, region included', () => {
+    expect(cognitoIssuer('eu-west-1_Abc')).toBe(
+      'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Abc',
+    );
+  });
+
+  it("spells Google's issuer with and without the scheme, and nothing else", () => {
+    expect(GOOGLE_ISSUER_SPELLINGS).toEqual(['https://accounts.google.com', 'accounts.google.com']);
+    expect(googleIssuerSpellings('http://127.0.0.1:8444')).toEqual([
+      'http://127.0.0.1:8444',
+      '127.0.0.1:8444',
+    ]);
+    expect(googleIssuerSpellings('accounts.google.com')).toEqual(['accounts.google.com']);
+  });
+
+  it('lists the OAuth 2.0 ProviderIds and profile subject fields STS knows', () => {
+    expect(ACCESS_TOKEN_PROVIDER_IDS).toEqual(['www.amazon.com', 'graph.facebook.com']);
+    expect(PROFILE_SUBJECT_FIELDS).toEqual(['user_id', 'id']);
+  });
+
+  it("spells the app's login and callback routes, and their route patterns", () => {
+    expect(loginPath('google')).toBe('/login/google');
+    expect(callbackPath('google')).toBe('/oauth2callback/google');
+    expect(loginPath(':provider')).toBe('/login/:provider');
+    expect(callbackPath('')).toBe('/oauth2callback/');
   });
 
   it('spells a user prefix users/<namespace>/<subject>/', () => {
