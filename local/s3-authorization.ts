@@ -1,5 +1,5 @@
 import type { SandboxSession } from './contracts';
-import { sessionArn, type PolicyModel } from './policy';
+import { sessionArn, type PolicyModel } from './policy-model';
 import { accessDenied, type S3Error } from './s3-errors';
 import {
   Authorizer,

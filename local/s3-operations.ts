@@ -1,14 +1,9 @@
 import { runUnsafeSimulation } from '@cloud-copilot/iam-simulate';
 import { createValidatedPolicy, validateIdentityPolicy } from '@cloud-copilot/iam-policy';
 import type { SandboxSession } from './contracts';
-import {
-  evaluateS3,
-  sessionArn,
-  unknownConditionOperators,
-  type PolicyModel,
-  type SimulationPolicy,
-  type WebIdentityRoleModel,
-} from './policy';
+import { evaluateS3 } from './policy';
+import { sessionArn, type PolicyModel, type WebIdentityRoleModel } from './policy-model';
+import { unknownConditionOperators, type SimulationPolicy } from './policy-validation';
 import { accessDenied, S3Error } from './s3-errors';
 import type { QueryParam } from './sigv4';
 

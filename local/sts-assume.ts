@@ -5,7 +5,8 @@ import {
   type VerifiedWebIdentity,
   type WebIdentityVerifier,
 } from './contracts';
-import { evaluateTrust, sessionArn, type PolicyModel } from './policy';
+import { evaluateTrust } from './policy';
+import { sessionArn, type PolicyModel } from './policy-model';
 import { validateAssumeRequest } from './sts-request';
 import { readDirectory, trustPrincipal, type Directory } from './sts-trust';
 import {

@@ -1,6 +1,6 @@
 import { validateSessionPolicy } from '@cloud-copilot/iam-policy';
 import { isObject } from '../lib/template/intrinsics';
-import { unknownConditionOperators } from './policy';
+import { unknownConditionOperators } from './policy-validation';
 import { StsError } from './sts-wire';
 
 /**

@@ -1,5 +1,5 @@
 import type { VerifiedWebIdentity } from './contracts';
-import type { PolicyModel, WebIdentityRoleModel } from './policy';
+import type { PolicyModel, WebIdentityRoleModel } from './policy-model';
 import {
   BUILT_IN_PROVIDERS,
   TokenKind,
