@@ -10,16 +10,15 @@ import {
 } from './providers';
 import { validateSessionOptions, validateTrustExtras } from './web-identity-role';
 import { UserDataEncryption, validateBucketOptions } from './user-data-bucket';
+import { DEFAULT_LOG_RETENTION_DAYS, DEFAULT_THROTTLE } from './callback-app';
 import {
-  DEFAULT_LOG_RETENTION_DAYS,
-  DEFAULT_THROTTLE,
   validateBaseUrl,
   validateCertificateArn,
   validateDomainName,
   validateLogRetentionDays,
   validateThrottle,
   validateClientSecretArn,
-} from './callback-app';
+} from './callback-app-validation';
 
 /**
  * The configuration of one stage (`config/<stage>.json`), validated as a whole: every

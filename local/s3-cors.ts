@@ -1,4 +1,4 @@
-import type { PolicyModel } from './policy';
+import type { PolicyModel } from './policy-model';
 import { resolveIntrinsics } from '../lib/template/intrinsics';
 import { S3Error } from './s3-errors';
 import { wildcardMatches } from '../common/wildcard';

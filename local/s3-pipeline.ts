@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type * as http from 'node:http';
 import type { SessionStore } from './contracts';
-import type { PolicyModel } from './policy';
+import type { PolicyModel } from './policy-model';
 import { authenticate } from './s3-auth';
 import { checkedActions } from './s3-authorization';
 import { corsHeaders, preflight, type CorsRule } from './s3-cors';

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import type { Backend } from './s3-backend';
 import { accessDenied, S3Error } from './s3-errors';
 import { amzValue, type S3Operation } from './s3-operations';
 import type { HeaderReader } from './s3-request';
@@ -112,12 +111,23 @@ export interface SseCPlan {
 }
 
 /**
+ * Where the stored key MD5s are read back (`STORED_KEY_MD5`): the local S3's `Backend`. Only
+ * what SSE-C needs, so this module does not depend on the store.
+ */
+export interface StoredKeyMd5s {
+  /** The MD5 of the SSE-C key the object was stored with; undefined for none (or no object). */
+  customerKeyMd5(bucket: string, key: string): Promise<string | undefined>;
+  /** The MD5 of the SSE-C key a multipart upload was created with; undefined for none. */
+  uploadCustomerKeyMd5(bucket: string, uploadId: string): Promise<string | undefined>;
+}
+
+/**
  * Checks a request's SSE-C parameters against what it touches (an upload's key, a copy
  * source) and says what to store. Reads are checked on s3rver's answer (`checkReadKey`),
  * which names the MD5 of exactly the object it serves.
  */
 export async function planSseC(
-  backend: Backend,
+  backend: StoredKeyMd5s,
   op: S3Operation,
   header: HeaderReader,
   query: ReadonlyMap<string, string>,

@@ -1,6 +1,6 @@
 import type { RunningServer, SessionStore, TlsOptions } from './contracts';
 import { createSandboxServer, listenOnHost, type ServerTimeouts } from './listen';
-import type { PolicyModel } from './policy';
+import type { PolicyModel } from './policy-model';
 import { Authorization } from './s3-authorization';
 import { Backend } from './s3-backend';
 import { corsRulesFromTemplate } from './s3-cors';

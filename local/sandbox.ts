@@ -13,7 +13,7 @@ import { cdkFeatureFlags } from './feature-flags';
 import { devIdpEndpoints } from './dev-idp-client';
 import { functionTimeoutMs, startLocalHttpApi } from './http-api';
 import { isPortFree } from './listen';
-import { loadPolicyModel, roleTrusting, type PolicyModel } from './policy';
+import { loadPolicyModel, roleTrusting, type PolicyModel } from './policy-model';
 import { startLocalS3 } from './s3';
 import { buildSdkExampleScript } from './sdk-example/bundle';
 import { sdkExampleRoute } from './sdk-example/routes';

@@ -10,12 +10,8 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { parseAppConfig } from '../../common/app-config';
-import {
-  ACCESS_LOG_FIELDS,
-  CallbackApp,
-  CallbackAppProps,
-  DEFAULT_CALLBACK_ENTRY,
-} from '../../lib/callback-app';
+import { ACCESS_LOG_FIELDS, CallbackApp, CallbackAppProps } from '../../lib/callback-app';
+import { DEFAULT_CALLBACK_ENTRY } from '../../lib/callback-app-bundling';
 import {
   CLI_ASSET_FILE,
   CLI_ENTRY,

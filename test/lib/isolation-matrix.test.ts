@@ -7,19 +7,14 @@
  * the client ids are read from the test config.
  */
 import { synthTemplate, testConfig, testRawConfig } from '../support/helpers';
+import { evaluateS3, evaluateTrust, type S3Request, type TrustRequest } from '../../local/policy';
 import {
-  evaluateS3,
-  evaluateTrust,
-  loadPolicyModel,
-  roleTrusting,
   runMatrix,
   type Expectation,
   type MatrixCase,
   type MatrixReport,
-  type PolicyModel,
-  type S3Request,
-  type TrustRequest,
-} from '../../local/policy';
+} from '../../local/policy-matrix';
+import { loadPolicyModel, roleTrusting, type PolicyModel } from '../../local/policy-model';
 
 const ENV = { accountId: '123456789012', region: 'eu-west-1' };
 const COGNITO_ISSUER_KEY = 'cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123';

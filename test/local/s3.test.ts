@@ -24,7 +24,7 @@ import {
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { parseStageConfig } from '../../lib/config';
 import { SessionStore, type RunningServer, type SandboxSession } from '../../local/contracts';
-import { loadPolicyModel, roleTrusting, type PolicyModel } from '../../local/policy';
+import { loadPolicyModel, roleTrusting, type PolicyModel } from '../../local/policy-model';
 import { startLocalS3 } from '../../local/s3';
 import type { S3LogEntry } from '../../local/s3-pipeline';
 import { listPage, type ListedObject } from '../../local/s3-listing';

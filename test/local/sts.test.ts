@@ -18,7 +18,7 @@ import {
   type VerifiedWebIdentity,
   type WebIdentityVerifier,
 } from '../../local/contracts';
-import { loadPolicyModel, roleTrusting, type PolicyModel } from '../../local/policy';
+import { loadPolicyModel, roleTrusting, type PolicyModel } from '../../local/policy-model';
 import {
   DEFAULT_PORTS,
   GOOGLE_ISSUER,
