@@ -31,6 +31,7 @@ import {
   firstRequests,
   freePort,
   holdRequests,
+  multipartUploadDir,
   s3Error,
   silentHttpsServer,
   silentTcpServer,
@@ -340,7 +341,7 @@ describe('on one sandbox: STS, S3 and Secrets Manager faults, S3 restarts', () =
   });
 
   describe('the local S3 alone restarted between the parts of a multipart upload (credentials stay valid)', () => {
-    test('the upload completes with every byte intact, or the app says to start again; never a corrupted object', async () => {
+    test('the parts are kept on disk: the upload completes with 200 and every byte intact', async () => {
       const dora = await signIn('devidp', 'dora');
       const name = 'across-s3-restart.bin';
       const parts = [randomBytes(5 * MiB), randomBytes(4321)];
@@ -353,15 +354,49 @@ describe('on one sandbox: STS, S3 and Secrets Manager faults, S3 restarts', () =
       const second = await putPart(urls[1], parts[1], 2);
       expect(second.status).toBe(200);
       const done = await dora.complete(name, uploadId, [first, second]);
+      expect(done.status).toBe(200);
       const file = await dora.download(name);
-      if (done.status === 200) {
-        expect(file.status).toBe(200);
-        expect(sha(file.body!)).toBe(sha(Buffer.concat(parts)));
-      } else {
-        expect(done.json?.error).toMatch(/start again/i);
-        expect(file.status).toBe(404);
-      }
+      expect(file.status).toBe(200);
+      expect(sha(file.body!)).toBe(sha(Buffer.concat(parts)));
     });
+
+    // The one way the parts can be lost: removed from disk while S3 is down.
+    test.each([
+      {
+        lost: 'the first part',
+        remove: (dir: string) => fs.rmSync(path.join(dir, '1')),
+        status: 400,
+      },
+      {
+        lost: 'the whole upload',
+        remove: (dir: string) => fs.rmSync(dir, { recursive: true }),
+        status: 404,
+      },
+    ])(
+      '$lost deleted while S3 was down: the app says to start again, and nothing partial is visible',
+      async ({ lost, remove, status }) => {
+        const gus = await signIn('devidp', 'gus');
+        const name = `lost-${lost.replace(/ /g, '-')}.bin`;
+        const parts = [randomBytes(5 * MiB), randomBytes(999)];
+        const { uploadId, urls } = await gus.startMultipart(name);
+        const sent = [await putPart(urls[0], parts[0], 1), await putPart(urls[1], parts[1], 2)];
+        for (const p of sent) expect(p.status).toBe(200);
+
+        await restartLocalS3(() => {
+          const dir = multipartUploadDir(path.join(run.dataDir, 's3'), uploadId);
+          expect(dir).toBeDefined();
+          remove(dir!);
+        });
+
+        const done = await gus.complete(name, uploadId, sent);
+        expect(done.status).toBe(status);
+        expect(done.json?.error).toMatch(/start (the upload )?again/i);
+        expect((await gus.download(name)).status).toBe(404);
+        const page = await gus.browser.go(`${app()}/`);
+        expect(page.status).toBe(200);
+        expect(page.body).not.toContain(name);
+      },
+    );
   });
 
   describe('the whole sandbox restarted on the same data dir in the middle of multipart uploads', () => {
@@ -398,18 +433,15 @@ describe('on one sandbox: STS, S3 and Secrets Manager faults, S3 restarts', () =
       expect(stale.json?.error).toMatch(/sign in again/i);
     });
 
-    test('signed in again: the parts sent before complete intact, or the app says to start again', async () => {
+    test('signed in again: the parts sent before the restart (kept on disk) complete with 200, every byte intact', async () => {
       const again = await signIn('google', 'erin');
       for (const name of [half.name, whole.name])
         expect(again.page.body).not.toContain(`>${name}<`);
       const completed = await again.complete(whole.name, whole.uploadId, wholeParts);
+      expect(completed.status).toBe(200);
       const file = await again.download(whole.name);
-      if (completed.status === 200) {
-        expect(sha(file.body!)).toBe(sha(Buffer.concat(data)));
-      } else {
-        expect(completed.json?.error).toMatch(/start again/i);
-        expect(file.status).toBe(404);
-      }
+      expect(file.status).toBe(200);
+      expect(sha(file.body!)).toBe(sha(Buffer.concat(data)));
     });
 
     test('the half-done upload is abandoned and the same name uploads afresh, intact', async () => {
@@ -568,8 +600,10 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
 /**
  * Restarts only the local S3 (its HTTPS front and s3rver) on the same port and data dir,
  * with the same STS sessions: what an S3 restart looks like to a client holding URLs.
+ * `whileDown` runs while both are stopped. Can be called again: the new servers replace
+ * the old ones in `run`.
  */
-async function restartLocalS3(): Promise<void> {
+async function restartLocalS3(whileDown?: () => void): Promise<void> {
   const { sandbox, servers } = run;
   const known = new Set(Object.values(sandbox.ports));
   const backends = [...servers].filter(([port]) => !known.has(port));
@@ -577,14 +611,20 @@ async function restartLocalS3(): Promise<void> {
   expect(backends).toHaveLength(1);
   await closeNow(servers.get(sandbox.ports.s3)!);
   await closeNow(backends[0][1]);
-  const s3 = await startLocalS3({
-    port: sandbox.ports.s3,
-    tls: sandbox.tls,
-    dataDir: path.join(run.dataDir, 's3'),
-    template: sandbox.template,
-    model: sandbox.model,
-    sessions: sandbox.sessions,
-  });
+  servers.delete(backends[0][0]);
+  whileDown?.();
+  const { result: s3, servers: started } = await withListeningServers(() =>
+    startLocalS3({
+      port: sandbox.ports.s3,
+      tls: sandbox.tls,
+      dataDir: path.join(run.dataDir, 's3'),
+      template: sandbox.template,
+      model: sandbox.model,
+      sessions: sandbox.sessions,
+    }),
+  );
+  for (const [port, server] of started) servers.set(port, server);
+  run = { ...run, s3: new RequestTap(started.get(sandbox.ports.s3) as http.Server) };
   run.cleanups.push(() => s3.close());
 }
 

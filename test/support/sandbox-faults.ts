@@ -9,9 +9,10 @@ import * as fs from 'node:fs';
 import type * as http from 'node:http';
 import * as https from 'node:https';
 import * as net from 'node:net';
+import * as path from 'node:path';
+import { listenOnHost } from '../../local/listen';
+import { HOST } from '../../local/sandbox-config';
 import { ScriptedBrowser } from '../../local/scripted-browser';
-
-const HOST = '127.0.0.1';
 
 /**
  * Runs `start` and returns what it resolved to, with every server that began listening
@@ -75,13 +76,18 @@ export class RequestTap {
       this.failed++;
       return;
     }
-    for (const original of this.originals) original.call(this.server, req, res);
+    this.pass(req, res);
   };
 
   inject(fault: Fault | undefined): void {
     this.fault = fault;
     this.seen = 0;
     this.failed = 0;
+  }
+
+  /** Hands a request the fault kept to the server's own handler after all. */
+  pass(req: http.IncomingMessage, res: http.ServerResponse): void {
+    for (const original of this.originals) original.call(this.server, req, res);
   }
 
   /** Gives the server its own handler back. */
@@ -138,22 +144,39 @@ export function s3Error(status: number, code: string): Fault {
 }
 
 /**
- * Holds requests unanswered until `release()` (then they fail with a reset), so a test can
- * act while a call is in flight; `arrived` resolves at the first one.
+ * Holds requests unanswered until `release()`, so a test can act while a call is in flight;
+ * `arrived` resolves at the first one. Released, they fail with a reset, or with `to` (for
+ * example `RequestTap.pass`) they go on to the real handler, late.
  */
-export function holdRequests(): { fault: Fault; arrived: Promise<void>; release(): void } {
-  const held: http.ServerResponse[] = [];
+export function holdRequests(): {
+  fault: Fault;
+  arrived: Promise<void>;
+  release(to?: (req: http.IncomingMessage, res: http.ServerResponse) => void): void;
+} {
+  const held: [http.IncomingMessage, http.ServerResponse][] = [];
   let signal!: () => void;
   const arrived = new Promise<void>((r) => (signal = r));
   return {
-    fault: (_req, res) => {
-      held.push(res);
+    fault: (req, res) => {
+      held.push([req, res]);
       signal();
       return true;
     },
     arrived,
-    release: () => held.splice(0).forEach((res) => res.destroy()),
+    release: (to) => held.splice(0).forEach(([req, res]) => (to ? to(req, res) : res.destroy())),
   };
+}
+
+/**
+ * The directory where the local S3's s3rver keeps the parts of multipart upload `uploadId`
+ * (one file per part number), found under the sandbox's S3 data dir; undefined if none.
+ */
+export function multipartUploadDir(s3DataDir: string, uploadId: string): string | undefined {
+  for (const entry of fs.readdirSync(s3DataDir, { recursive: true, withFileTypes: true })) {
+    if (entry.isDirectory() && entry.name === uploadId)
+      return path.join(entry.parentPath, entry.name);
+  }
+  return undefined;
 }
 
 /** A server on `port` that accepts connections and never says a word (not even TLS). */
@@ -164,10 +187,7 @@ export async function silentTcpServer(port: number): Promise<{ close(): Promise<
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => undefined);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, HOST, () => resolve());
-  });
+  await listenOnHost(server, port);
   return {
     close: () =>
       new Promise((resolve) => {
@@ -187,23 +207,16 @@ export async function silentHttpsServer(
     requests++;
     req.resume();
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, HOST, () => resolve());
-  });
+  await listenOnHost(server, port);
   return { close: () => closeNow(server), requests: () => requests };
 }
 
-/** A free port on 127.0.0.1 (released again; fine for a test on one machine). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, HOST, () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
+/** A free port on the sandbox's host (bound, then released again: fine for a test on one machine). */
+export async function freePort(): Promise<number> {
+  const probe = net.createServer();
+  const port = await listenOnHost(probe, 0);
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
 }
 
 /** The pids of this process's children whose command line contains `needle` (Linux /proc). */
@@ -297,12 +310,9 @@ export async function fakeSecretsManager(
       });
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, HOST, () => resolve());
-  });
+  const port = await listenOnHost(server, 0);
   return {
-    url: `https://${HOST}:${(server.address() as net.AddressInfo).port}`,
+    url: `https://${HOST}:${port}`,
     calls: () => calls,
     fail: (f, count = Infinity) => {
       failure = f;
