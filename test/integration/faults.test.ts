@@ -1,7 +1,8 @@
 /**
  * Faults against a real sandbox: the IdP down or hanging, STS throttling, S3 SlowDown and
- * 500s, Secrets Manager failing at cold start, the Lambda process dying mid-request, and S3
- * (or the whole sandbox) restarting in the middle of a multipart upload. Each fault is
+ * 500s, Secrets Manager failing at cold start, the Lambda process dying mid-request (a read,
+ * and while it completes an upload), and S3 (or the whole sandbox) restarting in the middle
+ * of a multipart upload (or losing its parts while down). Each fault is
  * injected from outside the sandbox's code (test/support/sandbox-faults.ts); each case
  * checks that the user gets the right page or the call is retried, and that no object is
  * lost or visible corrupted.
@@ -27,9 +28,11 @@ import {
   RequestTap,
   childPids,
   closeNow,
+  type Fault,
   fakeSecretsManager,
   firstRequests,
   freePort,
+  holdAnswers,
   holdRequests,
   multipartUploadDir,
   s3Error,
@@ -553,29 +556,45 @@ describe('the Lambda process dying mid-request (on a sandbox of its own)', () =>
   let frank: SignedIn;
   let cut: { status: number; body: string };
 
-  beforeAll(async () => {
-    await freshSandbox();
-    frank = await signIn('facebook', 'frank');
+  /**
+   * Sends `request` and kills the function process while `hold` keeps the app's S3 call
+   * that `matches` accepts (unanswered, or answered but not yet heard); returns what the
+   * user got.
+   */
+  async function killWhileS3Holds(
+    matches: (req: http.IncomingMessage) => boolean,
+    request: () => Promise<{ status: number; body: string }>,
+    hold: { fault: Fault; arrived: Promise<void>; release(): void } = holdRequests(),
+  ): Promise<{ status: number; body: string }> {
     const runners = childPids('lambda-runner');
     expect(runners).toHaveLength(1);
-    // The files page's S3 listing is held, so the function is busy when it is killed.
-    const hold = holdRequests();
-    run.s3.inject((req, res) => isList(req) && hold.fault(req, res));
+    run.s3.inject((req, res) => matches(req) && hold.fault(req, res));
     try {
-      const inFlight = frank.browser.request(`${app()}/`);
-      await hold.arrived;
+      const inFlight = request();
+      await withTimeout(hold.arrived, 10_000);
       process.kill(runners[0], 'SIGKILL');
-      cut = await withTimeout(inFlight, 10_000);
+      return await withTimeout(inFlight, 10_000);
     } finally {
       run.s3.inject(undefined);
       hold.release();
     }
+  }
+
+  /** API Gateway's answer when the function process crashes: 502 with a JSON message. */
+  const expectCrashAnswer = (res: { status: number; body: string }) => {
+    expect(res.status).toBe(502);
+    expect(JSON.parse(res.body)).toEqual({ message: expect.any(String) });
+  };
+
+  beforeAll(async () => {
+    await freshSandbox();
+    frank = await signIn('facebook', 'frank');
+    // The files page's S3 listing is held, so the function is busy when it is killed.
+    cut = await killWhileS3Holds(isList, () => frank.browser.request(`${app()}/`));
   });
 
-  test('the request in flight gets a 5xx with a JSON message, like API Gateway', () => {
-    expect(cut.status).toBeGreaterThanOrEqual(500);
-    expect(cut.status).toBeLessThan(600);
-    expect(JSON.parse(cut.body)).toEqual({ message: expect.any(String) });
+  test('the request in flight gets a 502 with a JSON message, like API Gateway', () => {
+    expectCrashAnswer(cut);
   });
 
   test('a new function process serves the next requests, and the session still works', async () => {
@@ -584,6 +603,55 @@ describe('the Lambda process dying mid-request (on a sandbox of its own)', () =>
     const page = await withTimeout(frank.browser.go(`${app()}/`), 10_000);
     expect(page.status).toBe(200);
     expect(page.body).toContain('Signed in with');
+  });
+
+  describe('killed while it completes a multipart upload (CompleteMultipartUpload held at S3)', () => {
+    const data = [randomBytes(5 * MiB), randomBytes(2345)];
+    const isComplete = (req: http.IncomingMessage) =>
+      req.method === 'POST' && /[?&]uploadId=/.test(req.url ?? '');
+
+    /** Uploads both parts of `name` and kills the function during its /upload-complete. */
+    async function completeAndKill(name: string, hold?: ReturnType<typeof holdAnswers>) {
+      const { uploadId, urls } = await frank.startMultipart(name);
+      const parts = [await putPart(urls[0], data[0], 1), await putPart(urls[1], data[1], 2)];
+      for (const p of parts) expect(p.status).toBe(200);
+      const answer = await killWhileS3Holds(
+        isComplete,
+        () => frank.complete(name, uploadId, parts),
+        hold,
+      );
+      return { uploadId, parts, answer };
+    }
+
+    test('S3 never gets the call (reset): a 502, no object at all, and the retry completes it intact', async () => {
+      const name = 'complete-cut.bin';
+      const { uploadId, parts, answer } = await completeAndKill(name);
+      expectCrashAnswer(answer);
+      expect((await frank.download(name)).status).toBe(404);
+      expect((await frank.browser.go(`${app()}/`)).body).not.toContain(name);
+
+      const retried = await frank.complete(name, uploadId, parts);
+      expect(retried.status).toBe(200);
+      const file = await frank.download(name);
+      expect(file.status).toBe(200);
+      expect(sha(file.body!)).toBe(sha(Buffer.concat(data)));
+    });
+
+    test('S3 completes the call, the function dies before it hears so: a 502, the object whole; the retry says so without a 5xx', async () => {
+      const name = 'complete-unheard.bin';
+      const { uploadId, parts, answer } = await completeAndKill(name, holdAnswers());
+      expectCrashAnswer(answer);
+      const file = await frank.download(name);
+      expect(file.status).toBe(200);
+      expect(sha(file.body!)).toBe(sha(Buffer.concat(data)));
+
+      const retried = await frank.complete(name, uploadId, parts);
+      expect({ status: retried.status, error: retried.json?.error }).toEqual({
+        status: 404,
+        error: expect.stringMatching(/no longer in progress \(finished/),
+      });
+      expect(sha((await frank.download(name)).body!)).toBe(sha(Buffer.concat(data)));
+    });
   });
 });
 

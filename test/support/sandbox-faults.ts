@@ -76,18 +76,13 @@ export class RequestTap {
       this.failed++;
       return;
     }
-    this.pass(req, res);
+    for (const original of this.originals) original.call(this.server, req, res);
   };
 
   inject(fault: Fault | undefined): void {
     this.fault = fault;
     this.seen = 0;
     this.failed = 0;
-  }
-
-  /** Hands a request the fault kept to the server's own handler after all. */
-  pass(req: http.IncomingMessage, res: http.ServerResponse): void {
-    for (const original of this.originals) original.call(this.server, req, res);
   }
 
   /** Gives the server its own handler back. */
@@ -144,26 +139,52 @@ export function s3Error(status: number, code: string): Fault {
 }
 
 /**
- * Holds requests unanswered until `release()`, so a test can act while a call is in flight;
- * `arrived` resolves at the first one. Released, they fail with a reset, or with `to` (for
- * example `RequestTap.pass`) they go on to the real handler, late.
+ * Holds requests unanswered until `release()` (then they fail with a reset), so a test can
+ * act while a call is in flight; `arrived` resolves at the first one.
  */
-export function holdRequests(): {
-  fault: Fault;
-  arrived: Promise<void>;
-  release(to?: (req: http.IncomingMessage, res: http.ServerResponse) => void): void;
-} {
-  const held: [http.IncomingMessage, http.ServerResponse][] = [];
+export function holdRequests(): { fault: Fault; arrived: Promise<void>; release(): void } {
+  const held: http.ServerResponse[] = [];
   let signal!: () => void;
   const arrived = new Promise<void>((r) => (signal = r));
   return {
-    fault: (req, res) => {
-      held.push([req, res]);
+    fault: (_req, res) => {
+      held.push(res);
       signal();
       return true;
     },
     arrived,
-    release: (to) => held.splice(0).forEach(([req, res]) => (to ? to(req, res) : res.destroy())),
+    release: () => held.splice(0).forEach((res) => res.destroy()),
+  };
+}
+
+/**
+ * Lets requests through to the real handler but keeps its answers back until `release()`,
+ * so a test can act after the server has done the work and before the client hears of it;
+ * `arrived` resolves when the first answer is ready (the handler began to write it).
+ */
+export function holdAnswers(): { fault: Fault; arrived: Promise<void>; release(): void } {
+  const queued: (() => void)[] = [];
+  let holding = true;
+  let signal!: () => void;
+  const arrived = new Promise<void>((r) => (signal = r));
+  return {
+    fault: (_req, res) => {
+      for (const method of ['writeHead', 'write', 'end'] as const) {
+        const original = (res[method] as (...a: unknown[]) => unknown).bind(res);
+        (res as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
+          if (!holding) return original(...args);
+          queued.push(() => original(...args));
+          signal();
+          return method === 'writeHead' ? res : true;
+        };
+      }
+      return false;
+    },
+    arrived,
+    release: () => {
+      holding = false;
+      queued.splice(0).forEach((write) => write());
+    },
   };
 }
 
