@@ -1,7 +1,8 @@
 /**
  * Faults against a real sandbox: the IdP down or hanging, STS throttling, S3 SlowDown and
- * 500s, Secrets Manager failing at cold start, the Lambda process dying mid-request, and S3
- * (or the whole sandbox) restarting in the middle of a multipart upload. Each fault is
+ * 500s, Secrets Manager failing at cold start, the Lambda process dying mid-request (a read,
+ * and while it completes an upload), and S3 (or the whole sandbox) restarting in the middle
+ * of a multipart upload (or losing its parts while down). Each fault is
  * injected from outside the sandbox's code (test/support/sandbox-faults.ts); each case
  * checks that the user gets the right page or the call is retried, and that no object is
  * lost or visible corrupted.
@@ -27,10 +28,13 @@ import {
   RequestTap,
   childPids,
   closeNow,
+  type Fault,
   fakeSecretsManager,
   firstRequests,
   freePort,
+  holdAnswers,
   holdRequests,
+  multipartUploadDir,
   s3Error,
   silentHttpsServer,
   silentTcpServer,
@@ -340,7 +344,7 @@ describe('on one sandbox: STS, S3 and Secrets Manager faults, S3 restarts', () =
   });
 
   describe('the local S3 alone restarted between the parts of a multipart upload (credentials stay valid)', () => {
-    test('the upload completes with every byte intact, or the app says to start again; never a corrupted object', async () => {
+    test('the parts are kept on disk: the upload completes with 200 and every byte intact', async () => {
       const dora = await signIn('devidp', 'dora');
       const name = 'across-s3-restart.bin';
       const parts = [randomBytes(5 * MiB), randomBytes(4321)];
@@ -353,15 +357,49 @@ describe('on one sandbox: STS, S3 and Secrets Manager faults, S3 restarts', () =
       const second = await putPart(urls[1], parts[1], 2);
       expect(second.status).toBe(200);
       const done = await dora.complete(name, uploadId, [first, second]);
+      expect(done.status).toBe(200);
       const file = await dora.download(name);
-      if (done.status === 200) {
-        expect(file.status).toBe(200);
-        expect(sha(file.body!)).toBe(sha(Buffer.concat(parts)));
-      } else {
-        expect(done.json?.error).toMatch(/start again/i);
-        expect(file.status).toBe(404);
-      }
+      expect(file.status).toBe(200);
+      expect(sha(file.body!)).toBe(sha(Buffer.concat(parts)));
     });
+
+    // The one way the parts can be lost: removed from disk while S3 is down.
+    test.each([
+      {
+        lost: 'the first part',
+        remove: (dir: string) => fs.rmSync(path.join(dir, '1')),
+        status: 400,
+      },
+      {
+        lost: 'the whole upload',
+        remove: (dir: string) => fs.rmSync(dir, { recursive: true }),
+        status: 404,
+      },
+    ])(
+      '$lost deleted while S3 was down: the app says to start again, and nothing partial is visible',
+      async ({ lost, remove, status }) => {
+        const gus = await signIn('devidp', 'gus');
+        const name = `lost-${lost.replace(/ /g, '-')}.bin`;
+        const parts = [randomBytes(5 * MiB), randomBytes(999)];
+        const { uploadId, urls } = await gus.startMultipart(name);
+        const sent = [await putPart(urls[0], parts[0], 1), await putPart(urls[1], parts[1], 2)];
+        for (const p of sent) expect(p.status).toBe(200);
+
+        await restartLocalS3(() => {
+          const dir = multipartUploadDir(path.join(run.dataDir, 's3'), uploadId);
+          expect(dir).toBeDefined();
+          remove(dir!);
+        });
+
+        const done = await gus.complete(name, uploadId, sent);
+        expect(done.status).toBe(status);
+        expect(done.json?.error).toMatch(/start (the upload )?again/i);
+        expect((await gus.download(name)).status).toBe(404);
+        const page = await gus.browser.go(`${app()}/`);
+        expect(page.status).toBe(200);
+        expect(page.body).not.toContain(name);
+      },
+    );
   });
 
   describe('the whole sandbox restarted on the same data dir in the middle of multipart uploads', () => {
@@ -398,18 +436,15 @@ describe('on one sandbox: STS, S3 and Secrets Manager faults, S3 restarts', () =
       expect(stale.json?.error).toMatch(/sign in again/i);
     });
 
-    test('signed in again: the parts sent before complete intact, or the app says to start again', async () => {
+    test('signed in again: the parts sent before the restart (kept on disk) complete with 200, every byte intact', async () => {
       const again = await signIn('google', 'erin');
       for (const name of [half.name, whole.name])
         expect(again.page.body).not.toContain(`>${name}<`);
       const completed = await again.complete(whole.name, whole.uploadId, wholeParts);
+      expect(completed.status).toBe(200);
       const file = await again.download(whole.name);
-      if (completed.status === 200) {
-        expect(sha(file.body!)).toBe(sha(Buffer.concat(data)));
-      } else {
-        expect(completed.json?.error).toMatch(/start again/i);
-        expect(file.status).toBe(404);
-      }
+      expect(file.status).toBe(200);
+      expect(sha(file.body!)).toBe(sha(Buffer.concat(data)));
     });
 
     test('the half-done upload is abandoned and the same name uploads afresh, intact', async () => {
@@ -521,29 +556,45 @@ describe('the Lambda process dying mid-request (on a sandbox of its own)', () =>
   let frank: SignedIn;
   let cut: { status: number; body: string };
 
-  beforeAll(async () => {
-    await freshSandbox();
-    frank = await signIn('facebook', 'frank');
+  /**
+   * Sends `request` and kills the function process while `hold` keeps the app's S3 call
+   * that `matches` accepts (unanswered, or answered but not yet heard); returns what the
+   * user got.
+   */
+  async function killWhileS3Holds(
+    matches: (req: http.IncomingMessage) => boolean,
+    request: () => Promise<{ status: number; body: string }>,
+    hold: { fault: Fault; arrived: Promise<void>; release(): void } = holdRequests(),
+  ): Promise<{ status: number; body: string }> {
     const runners = childPids('lambda-runner');
     expect(runners).toHaveLength(1);
-    // The files page's S3 listing is held, so the function is busy when it is killed.
-    const hold = holdRequests();
-    run.s3.inject((req, res) => isList(req) && hold.fault(req, res));
+    run.s3.inject((req, res) => matches(req) && hold.fault(req, res));
     try {
-      const inFlight = frank.browser.request(`${app()}/`);
-      await hold.arrived;
+      const inFlight = request();
+      await withTimeout(hold.arrived, 10_000);
       process.kill(runners[0], 'SIGKILL');
-      cut = await withTimeout(inFlight, 10_000);
+      return await withTimeout(inFlight, 10_000);
     } finally {
       run.s3.inject(undefined);
       hold.release();
     }
+  }
+
+  /** API Gateway's answer when the function process crashes: 502 with a JSON message. */
+  const expectCrashAnswer = (res: { status: number; body: string }) => {
+    expect(res.status).toBe(502);
+    expect(JSON.parse(res.body)).toEqual({ message: expect.any(String) });
+  };
+
+  beforeAll(async () => {
+    await freshSandbox();
+    frank = await signIn('facebook', 'frank');
+    // The files page's S3 listing is held, so the function is busy when it is killed.
+    cut = await killWhileS3Holds(isList, () => frank.browser.request(`${app()}/`));
   });
 
-  test('the request in flight gets a 5xx with a JSON message, like API Gateway', () => {
-    expect(cut.status).toBeGreaterThanOrEqual(500);
-    expect(cut.status).toBeLessThan(600);
-    expect(JSON.parse(cut.body)).toEqual({ message: expect.any(String) });
+  test('the request in flight gets a 502 with a JSON message, like API Gateway', () => {
+    expectCrashAnswer(cut);
   });
 
   test('a new function process serves the next requests, and the session still works', async () => {
@@ -552,6 +603,55 @@ describe('the Lambda process dying mid-request (on a sandbox of its own)', () =>
     const page = await withTimeout(frank.browser.go(`${app()}/`), 10_000);
     expect(page.status).toBe(200);
     expect(page.body).toContain('Signed in with');
+  });
+
+  describe('killed while it completes a multipart upload (CompleteMultipartUpload held at S3)', () => {
+    const data = [randomBytes(5 * MiB), randomBytes(2345)];
+    const isComplete = (req: http.IncomingMessage) =>
+      req.method === 'POST' && /[?&]uploadId=/.test(req.url ?? '');
+
+    /** Uploads both parts of `name` and kills the function during its /upload-complete. */
+    async function completeAndKill(name: string, hold?: ReturnType<typeof holdAnswers>) {
+      const { uploadId, urls } = await frank.startMultipart(name);
+      const parts = [await putPart(urls[0], data[0], 1), await putPart(urls[1], data[1], 2)];
+      for (const p of parts) expect(p.status).toBe(200);
+      const answer = await killWhileS3Holds(
+        isComplete,
+        () => frank.complete(name, uploadId, parts),
+        hold,
+      );
+      return { uploadId, parts, answer };
+    }
+
+    test('S3 never gets the call (reset): a 502, no object at all, and the retry completes it intact', async () => {
+      const name = 'complete-cut.bin';
+      const { uploadId, parts, answer } = await completeAndKill(name);
+      expectCrashAnswer(answer);
+      expect((await frank.download(name)).status).toBe(404);
+      expect((await frank.browser.go(`${app()}/`)).body).not.toContain(name);
+
+      const retried = await frank.complete(name, uploadId, parts);
+      expect(retried.status).toBe(200);
+      const file = await frank.download(name);
+      expect(file.status).toBe(200);
+      expect(sha(file.body!)).toBe(sha(Buffer.concat(data)));
+    });
+
+    test('S3 completes the call, the function dies before it hears so: a 502, the object whole; the retry says so without a 5xx', async () => {
+      const name = 'complete-unheard.bin';
+      const { uploadId, parts, answer } = await completeAndKill(name, holdAnswers());
+      expectCrashAnswer(answer);
+      const file = await frank.download(name);
+      expect(file.status).toBe(200);
+      expect(sha(file.body!)).toBe(sha(Buffer.concat(data)));
+
+      const retried = await frank.complete(name, uploadId, parts);
+      expect({ status: retried.status, error: retried.json?.error }).toEqual({
+        status: 404,
+        error: expect.stringMatching(/no longer in progress \(finished/),
+      });
+      expect(sha((await frank.download(name)).body!)).toBe(sha(Buffer.concat(data)));
+    });
   });
 });
 
@@ -568,8 +668,10 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
 /**
  * Restarts only the local S3 (its HTTPS front and s3rver) on the same port and data dir,
  * with the same STS sessions: what an S3 restart looks like to a client holding URLs.
+ * `whileDown` runs while both are stopped. Can be called again: the new servers replace
+ * the old ones in `run`.
  */
-async function restartLocalS3(): Promise<void> {
+async function restartLocalS3(whileDown?: () => void): Promise<void> {
   const { sandbox, servers } = run;
   const known = new Set(Object.values(sandbox.ports));
   const backends = [...servers].filter(([port]) => !known.has(port));
@@ -577,14 +679,20 @@ async function restartLocalS3(): Promise<void> {
   expect(backends).toHaveLength(1);
   await closeNow(servers.get(sandbox.ports.s3)!);
   await closeNow(backends[0][1]);
-  const s3 = await startLocalS3({
-    port: sandbox.ports.s3,
-    tls: sandbox.tls,
-    dataDir: path.join(run.dataDir, 's3'),
-    template: sandbox.template,
-    model: sandbox.model,
-    sessions: sandbox.sessions,
-  });
+  servers.delete(backends[0][0]);
+  whileDown?.();
+  const { result: s3, servers: started } = await withListeningServers(() =>
+    startLocalS3({
+      port: sandbox.ports.s3,
+      tls: sandbox.tls,
+      dataDir: path.join(run.dataDir, 's3'),
+      template: sandbox.template,
+      model: sandbox.model,
+      sessions: sandbox.sessions,
+    }),
+  );
+  for (const [port, server] of started) servers.set(port, server);
+  run = { ...run, s3: new RequestTap(started.get(sandbox.ports.s3) as http.Server) };
   run.cleanups.push(() => s3.close());
 }
 

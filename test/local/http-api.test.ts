@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import type { RunningServer } from '../../local/contracts';
 import { functionTimeoutMs, startLocalHttpApi } from '../../local/http-api';
 import { ensureLocalTls, type LocalTls } from '../../local/tls';
+import { FAST_TIMEOUTS, slowClient } from '../support/slow-client';
 
 /**
  * The local HTTP API enforces the function's timeout as Lambda and API Gateway do: the
@@ -126,6 +127,33 @@ describe('the local HTTP API and the function timeout', () => {
     expect((await slow).status).toBe(200);
     // Later requests go to a fresh process.
     expect((await info()).count).toBe(1);
+  });
+});
+
+describe('slow clients', () => {
+  test('a client that sends its request line or headers slowly is cut off within the bound, before the function runs', async () => {
+    const invoked: Record<string, unknown>[] = [];
+    const fast = await startLocalHttpApi({
+      port: 0,
+      tls,
+      bundle: path.join(dir, 'asset.test', 'index.js'),
+      environment: {},
+      functionTimeoutMs: TIMEOUT_MS,
+      timeouts: FAST_TIMEOUTS,
+      log: (entry) => invoked.push(entry),
+    });
+    try {
+      const port = Number(new URL(fast.url).port);
+      for (const partial of ['GET / HT', 'GET /info HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ']) {
+        const outcome = await slowClient(port, tls.ca, partial);
+        expect(outcome.closedAfterMs).toBeGreaterThanOrEqual(FAST_TIMEOUTS.headersMs - 50);
+        expect(outcome.closedAfterMs).toBeLessThan(FAST_TIMEOUTS.headersMs + 1_000);
+        expect(outcome.answer).toMatch(/^HTTP\/1\.1 408 /);
+      }
+      expect(invoked).toEqual([]);
+    } finally {
+      await fast.close();
+    }
   });
 });
 

@@ -105,15 +105,6 @@ const identities: Record<string, VerifiedWebIdentity> = {
       [`${OIDC_PREFIX}:aud`]: SANDBOX_CLIENTS.oidc.clientId,
     },
   },
-  'oidc-bob-slash-evil': {
-    provider: OIDC_ISSUER,
-    subject: 'bob/evil',
-    audience: SANDBOX_CLIENTS.oidc.clientId,
-    contextKeys: {
-      [`${OIDC_PREFIX}:sub`]: 'bob/evil',
-      [`${OIDC_PREFIX}:aud`]: SANDBOX_CLIENTS.oidc.clientId,
-    },
-  },
   'oidc-with-google-keys': {
     provider: OIDC_ISSUER,
     subject: 'mallory',
@@ -137,6 +128,78 @@ const identities: Record<string, VerifiedWebIdentity> = {
     contextKeys: { 'idp.example.com:sub': 'eve', 'idp.example.com:aud': 'sandbox-app' },
   },
 };
+
+/**
+ * The four provider families as the verifier reports them: issuer, the key that holds the
+ * subject (the trust policy's StringNotLike key), the audience keys, and the ProviderId an
+ * access token needs.
+ */
+const FAMILIES = [
+  {
+    family: 'google',
+    role: 'google',
+    provider: 'accounts.google.com',
+    subjectKey: 'accounts.google.com:sub',
+    audienceKeys: ['accounts.google.com:aud', 'accounts.google.com:oaud'],
+    audience: SANDBOX_CLIENTS.google.clientId,
+  },
+  {
+    family: 'amazon',
+    role: 'amazon',
+    provider: 'www.amazon.com',
+    providerId: 'www.amazon.com',
+    subjectKey: 'www.amazon.com:user_id',
+    audienceKeys: ['www.amazon.com:app_id'],
+    audience: SANDBOX_CLIENTS.amazon.clientId,
+  },
+  {
+    family: 'facebook',
+    role: 'facebook',
+    provider: 'graph.facebook.com',
+    providerId: 'graph.facebook.com',
+    subjectKey: 'graph.facebook.com:id',
+    audienceKeys: ['graph.facebook.com:app_id'],
+    audience: SANDBOX_CLIENTS.facebook.clientId,
+  },
+  {
+    family: 'oidc',
+    role: 'oidc',
+    provider: OIDC_ISSUER,
+    subjectKey: `${OIDC_PREFIX}:sub`,
+    audienceKeys: [`${OIDC_PREFIX}:aud`],
+    audience: SANDBOX_CLIENTS.oidc.clientId,
+  },
+] as const;
+type Family = (typeof FAMILIES)[number];
+
+/** One subject per character IAM must refuse (subject-safe-for-prefix): / \ * ? $. */
+const UNSAFE_SUBJECTS = ['bob/evil', 'bob\\evil', 'bob*', 'bo?', '$' + '{x}'];
+const SAFE_SUBJECT = 'bob.evil_1-2@x';
+
+/**
+ * Registers, for the fake verifier, a token of `family` whose subject is `subject`, and
+ * returns the AssumeRoleWithWebIdentity input that presents it to the family's role.
+ */
+function subjectToken(
+  family: Family,
+  subject: string,
+): Partial<AssumeRoleWithWebIdentityCommandInput> {
+  const token = `${family.family}-subject-${Buffer.from(subject).toString('hex')}`;
+  identities[token] = {
+    provider: family.provider,
+    subject,
+    audience: family.audience,
+    contextKeys: {
+      [family.subjectKey]: subject,
+      ...Object.fromEntries(family.audienceKeys.map((k) => [k, family.audience])),
+    },
+  };
+  return {
+    RoleArn: roles[family.role],
+    WebIdentityToken: token,
+    ...('providerId' in family ? { ProviderId: family.providerId } : {}),
+  };
+}
 
 const refusals: Record<string, Error> = {
   'expired-token': new TokenRefused(
@@ -416,15 +479,24 @@ describe('refuses like STS', () => {
     });
   });
 
-  test("a subject with / (it would land inside bob's prefix) fails the trust policy: AccessDenied", async () => {
-    expect(await refusal({ RoleArn: roles.oidc, WebIdentityToken: 'oidc-bob-slash-evil' })).toEqual(
-      {
-        name: 'AccessDenied',
-        message: 'Not authorized to perform sts:AssumeRoleWithWebIdentity',
-        status: 403,
+  describe.each(FAMILIES)('subject-safe-for-prefix on the $family role', (family) => {
+    test.each(UNSAFE_SUBJECTS)(
+      'a subject %j (it could reach beyond its own prefix) fails the trust policy: AccessDenied, nothing issued',
+      async (subject) => {
+        expect(await refusal(subjectToken(family, subject))).toEqual({
+          name: 'AccessDenied',
+          message: 'Not authorized to perform sts:AssumeRoleWithWebIdentity',
+          status: 403,
+        });
+        expect(sessions.issued).toEqual([]);
       },
     );
-    expect(sessions.issued).toEqual([]);
+
+    test('a safe subject of the same shape is accepted', async () => {
+      const out = await assume(subjectToken(family, SAFE_SUBJECT));
+      expect(out.SubjectFromWebIdentityToken).toBe(SAFE_SUBJECT);
+      expect(sessions.issued.map((s) => s.roleArn)).toEqual([roles[family.role]]);
+    });
   });
 
   test("another provider's token for a role: AccessDenied", async () => {

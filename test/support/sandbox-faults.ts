@@ -9,9 +9,10 @@ import * as fs from 'node:fs';
 import type * as http from 'node:http';
 import * as https from 'node:https';
 import * as net from 'node:net';
+import * as path from 'node:path';
+import { listenOnHost } from '../../local/listen';
+import { HOST } from '../../local/sandbox-config';
 import { ScriptedBrowser } from '../../local/scripted-browser';
-
-const HOST = '127.0.0.1';
 
 /**
  * Runs `start` and returns what it resolved to, with every server that began listening
@@ -156,6 +157,49 @@ export function holdRequests(): { fault: Fault; arrived: Promise<void>; release(
   };
 }
 
+/**
+ * Lets requests through to the real handler but keeps its answers back until `release()`,
+ * so a test can act after the server has done the work and before the client hears of it;
+ * `arrived` resolves when the first answer is ready (the handler began to write it).
+ */
+export function holdAnswers(): { fault: Fault; arrived: Promise<void>; release(): void } {
+  const queued: (() => void)[] = [];
+  let holding = true;
+  let signal!: () => void;
+  const arrived = new Promise<void>((r) => (signal = r));
+  return {
+    fault: (_req, res) => {
+      for (const method of ['writeHead', 'write', 'end'] as const) {
+        const original = (res[method] as (...a: unknown[]) => unknown).bind(res);
+        (res as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
+          if (!holding) return original(...args);
+          queued.push(() => original(...args));
+          signal();
+          return method === 'writeHead' ? res : true;
+        };
+      }
+      return false;
+    },
+    arrived,
+    release: () => {
+      holding = false;
+      queued.splice(0).forEach((write) => write());
+    },
+  };
+}
+
+/**
+ * The directory where the local S3's s3rver keeps the parts of multipart upload `uploadId`
+ * (one file per part number), found under the sandbox's S3 data dir; undefined if none.
+ */
+export function multipartUploadDir(s3DataDir: string, uploadId: string): string | undefined {
+  for (const entry of fs.readdirSync(s3DataDir, { recursive: true, withFileTypes: true })) {
+    if (entry.isDirectory() && entry.name === uploadId)
+      return path.join(entry.parentPath, entry.name);
+  }
+  return undefined;
+}
+
 /** A server on `port` that accepts connections and never says a word (not even TLS). */
 export async function silentTcpServer(port: number): Promise<{ close(): Promise<void> }> {
   const sockets = new Set<net.Socket>();
@@ -164,10 +208,7 @@ export async function silentTcpServer(port: number): Promise<{ close(): Promise<
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => undefined);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, HOST, () => resolve());
-  });
+  await listenOnHost(server, port);
   return {
     close: () =>
       new Promise((resolve) => {
@@ -187,23 +228,16 @@ export async function silentHttpsServer(
     requests++;
     req.resume();
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, HOST, () => resolve());
-  });
+  await listenOnHost(server, port);
   return { close: () => closeNow(server), requests: () => requests };
 }
 
-/** A free port on 127.0.0.1 (released again; fine for a test on one machine). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, HOST, () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
+/** A free port on the sandbox's host (bound, then released again: fine for a test on one machine). */
+export async function freePort(): Promise<number> {
+  const probe = net.createServer();
+  const port = await listenOnHost(probe, 0);
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
 }
 
 /** The pids of this process's children whose command line contains `needle` (Linux /proc). */
@@ -297,12 +331,9 @@ export async function fakeSecretsManager(
       });
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, HOST, () => resolve());
-  });
+  const port = await listenOnHost(server, 0);
   return {
-    url: `https://${HOST}:${(server.address() as net.AddressInfo).port}`,
+    url: `https://${HOST}:${port}`,
     calls: () => calls,
     fail: (f, count = Infinity) => {
       failure = f;
