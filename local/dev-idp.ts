@@ -10,7 +10,8 @@ import {
   type DevIdpFamily,
 } from './dev-idp-client';
 import { interaction, OidcAccounts } from './dev-idp-interaction';
-import { HttpError, json, OAuth2Providers } from './dev-idp-oauth2';
+import { HttpError, json } from './dev-idp-http';
+import { OAuth2Providers } from './dev-idp-oauth2';
 import { createOidcProvider, isSandboxRedirectUri, mounted, type OidcFamily } from './dev-idp-oidc';
 import { loadKeys, publicJwk } from './dev-idp-store';
 import { createVerifier, type KnownIssuer } from './dev-idp-verify';
