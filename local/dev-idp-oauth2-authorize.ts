@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { OAUTH2_SIGN_IN_PATHS, sandboxClientOf } from './dev-idp-client';
+import { OAUTH2_SIGN_IN_PATHS, sandboxClientOf } from './dev-idp-endpoints';
 import { redirect, withParams } from './dev-idp-http';
 import type { OAuth2Family, OAuth2Grants } from './dev-idp-oauth2-grants';
 import { parseUserName, renderErrorPage, renderSignInPage, sendPage } from './dev-idp-pages';

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BUILT_IN_PROVIDERS } from '../common/provider-facts';
-import { sandboxClientOf } from './dev-idp-client';
+import { sandboxClientOf } from './dev-idp-endpoints';
 import { json } from './dev-idp-http';
 import { safeEqual, type OAuth2Family, type OAuth2Grants } from './dev-idp-oauth2-grants';
 import { amazonUserId, emailOf, facebookId } from './dev-idp-pages';

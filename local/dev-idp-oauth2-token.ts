@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pkceChallenge, sandboxClientOf } from './dev-idp-client';
+import { pkceChallenge, sandboxClientOf } from './dev-idp-endpoints';
 import { json } from './dev-idp-http';
 import {
   ACCESS_TOKEN_TTL_SECONDS,

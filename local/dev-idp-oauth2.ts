@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { OAUTH2_SIGN_IN_PATHS } from './dev-idp-client';
+import { OAUTH2_SIGN_IN_PATHS } from './dev-idp-endpoints';
 import { methodNotAllowed, readForm } from './dev-idp-http';
 import { authorize, signIn } from './dev-idp-oauth2-authorize';
 import { OAuth2Grants, type AccessTokenRecord, type OAuth2Family } from './dev-idp-oauth2-grants';

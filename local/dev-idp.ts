@@ -3,12 +3,8 @@ import * as path from 'node:path';
 import * as jose from 'jose';
 import { BUILT_IN_PROVIDERS, providerFacts } from '../common/provider-facts';
 import type { RunningServer, TlsOptions, WebIdentityVerifier } from './contracts';
-import {
-  devIdpEndpoints,
-  scriptedSignIn,
-  type DevIdpEndpoints,
-  type DevIdpFamily,
-} from './dev-idp-client';
+import { scriptedSignIn } from './dev-idp-client';
+import { devIdpEndpoints, type DevIdpEndpoints, type DevIdpFamily } from './dev-idp-endpoints';
 import { interaction, OidcAccounts } from './dev-idp-interaction';
 import { HttpError, json } from './dev-idp-http';
 import { OAuth2Providers } from './dev-idp-oauth2';
