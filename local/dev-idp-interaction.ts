@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type Provider from 'oidc-provider';
-import { HttpError, readForm } from './dev-idp-oauth2';
+import { HttpError, readForm } from './dev-idp-http';
 import {
   googleSubject,
   parseUserName,

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type * as jose from 'jose';
 import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { callbackPath } from '../common/provider-facts';
-import { OIDC_ROUTES, sandboxClientOf } from './dev-idp-client';
+import { OIDC_ROUTES, sandboxClientOf } from './dev-idp-endpoints';
 import type { OidcAccounts } from './dev-idp-interaction';
 import { emailOf, PAGE_HEADERS, renderErrorPage } from './dev-idp-pages';
 import { ID_TOKEN_ALGORITHMS, memoryAdapter } from './dev-idp-store';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import escapeHtml from 'escape-html';
-import type { DevIdpFamily } from './dev-idp-client';
+import type { DevIdpFamily } from './dev-idp-endpoints';
 
 /**
  * The dev IdP's users and pages: "sign in as any user", stable provider-shaped ids

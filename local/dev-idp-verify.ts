@@ -6,7 +6,8 @@ import {
   type ProviderFacts,
 } from '../common/provider-facts';
 import { TokenRefused, type VerifiedWebIdentity, type WebIdentityVerifier } from './contracts';
-import { OAuth2Providers } from './dev-idp-oauth2';
+import type { OAuth2Providers } from './dev-idp-oauth2';
+import { profileOf } from './dev-idp-oauth2-profile';
 import { ID_TOKEN_ALGORITHMS } from './dev-idp-store';
 
 /**
@@ -58,7 +59,7 @@ export function createVerifier(
     if (record.expiresAt <= clock()) {
       throw new TokenRefused('ExpiredTokenException', `the ${providerId} access token has expired`);
     }
-    const profile = OAuth2Providers.profileOf(family, record.user);
+    const profile = profileOf(family, record.user);
     const facts = BUILT_IN_PROVIDERS[family];
     const subject = profile[facts.subjectClaim];
     return {

@@ -3,14 +3,11 @@ import * as path from 'node:path';
 import * as jose from 'jose';
 import { BUILT_IN_PROVIDERS, providerFacts } from '../common/provider-facts';
 import type { RunningServer, TlsOptions, WebIdentityVerifier } from './contracts';
-import {
-  devIdpEndpoints,
-  scriptedSignIn,
-  type DevIdpEndpoints,
-  type DevIdpFamily,
-} from './dev-idp-client';
+import { scriptedSignIn } from './dev-idp-client';
+import { devIdpEndpoints, type DevIdpEndpoints, type DevIdpFamily } from './dev-idp-endpoints';
 import { interaction, OidcAccounts } from './dev-idp-interaction';
-import { HttpError, json, OAuth2Providers } from './dev-idp-oauth2';
+import { HttpError, json } from './dev-idp-http';
+import { OAuth2Providers } from './dev-idp-oauth2';
 import { createOidcProvider, isSandboxRedirectUri, mounted, type OidcFamily } from './dev-idp-oidc';
 import { loadKeys, publicJwk } from './dev-idp-store';
 import { createVerifier, type KnownIssuer } from './dev-idp-verify';

@@ -10,7 +10,7 @@ import type { RunningServer } from './contracts';
 import { SessionStore } from './contracts';
 import { startDevIdp } from './dev-idp';
 import { cdkFeatureFlags } from './feature-flags';
-import { devIdpEndpoints } from './dev-idp-client';
+import { devIdpEndpoints } from './dev-idp-endpoints';
 import { functionTimeoutMs, startLocalHttpApi } from './http-api';
 import { isPortFree } from './listen';
 import { loadPolicyModel, roleTrusting, type PolicyModel } from './policy-model';

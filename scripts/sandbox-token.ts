@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEV_IDP_FAMILIES, scriptedSignIn, type DevIdpFamily } from '../local/dev-idp-client';
+import { scriptedSignIn } from '../local/dev-idp-client';
+import { DEV_IDP_FAMILIES, type DevIdpFamily } from '../local/dev-idp-endpoints';
 import { DEFAULT_PORTS, urlOf } from '../local/sandbox-config';
 
 /**

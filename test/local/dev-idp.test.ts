@@ -6,17 +6,16 @@ import * as jose from 'jose';
 import * as oidc from 'openid-client';
 import { TokenRefused } from '../../local/contracts';
 import { startDevIdp, type RunningDevIdp } from '../../local/dev-idp';
+import { browseSignIn, CookieJar } from '../../local/dev-idp-browse';
+import { scriptedSignIn } from '../../local/dev-idp-client';
 import {
   basicAuthorization,
-  browseSignIn,
-  CookieJar,
   DEV_IDP_FAMILIES,
-  fetchTrusting,
   pkceChallenge,
   sandboxClientOf,
-  scriptedSignIn,
   type DevIdpFamily,
-} from '../../local/dev-idp-client';
+} from '../../local/dev-idp-endpoints';
+import { fetchTrusting } from '../../local/dev-idp-fetch';
 import { amazonUserId, emailOf, facebookId, googleSubject } from '../../local/dev-idp-pages';
 import { createLocalTls } from '../../local/tls';
 import { GOOGLE_ISSUER, SANDBOX_CLIENTS, type SandboxPorts } from '../../local/sandbox-config';
