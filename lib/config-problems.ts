@@ -82,7 +82,7 @@ export function domainProblems(cfg: ParsedConfig): string[] {
         }),
       ),
     );
-    // 52: two entries for one provider would create two roles (or two OIDC providers
+    // providers-unique-https: two entries for one provider would create two roles (or two OIDC providers
     // for one issuer, which IAM refuses at deploy time); say it now.
     const sameName = namespaces.get(namespace);
     if (sameName !== undefined) {
@@ -120,7 +120,7 @@ export function domainProblems(cfg: ParsedConfig): string[] {
   );
   problems.push(...appProblems(cfg));
   for (const origin of cfg.app.origins) {
-    // 52: outside the sandbox, cookies marked Secure and the IdPs need HTTPS.
+    // providers-unique-https: outside the sandbox, cookies marked Secure and the IdPs need HTTPS.
     if (!cfg.sandbox && origin.startsWith('http://')) {
       problems.push(
         `app.origins: ${JSON.stringify(origin)} is not HTTPS; outside the sandbox the app must be served over https:// (set "sandbox": true only for the local stage).`,
@@ -130,7 +130,7 @@ export function domainProblems(cfg: ParsedConfig): string[] {
   return problems;
 }
 
-/** The callback app's settings: domain and certificate (51), base URL (52), limits. */
+/** The callback app's settings: domain and certificate (certificate-region), base URL (providers-unique-https), limits. */
 function appProblems(cfg: ParsedConfig): string[] {
   const { app, sandbox, env } = cfg;
   const problems: string[] = [];

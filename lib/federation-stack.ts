@@ -66,7 +66,7 @@ export class FederationStack extends Stack {
     const namespaces = config.providers.map((p) => p.provider.namespace);
     const duplicate = namespaces.find((n, i) => namespaces.indexOf(n) !== i);
     if (duplicate) {
-      // 52: the config parser reports this too; constructs used directly must not allow it either.
+      // providers-unique-https: the config parser reports this too; constructs used directly must not allow it either.
       throw new Error(`provider "${duplicate}" is configured twice; merge the entries into one.`);
     }
 
