@@ -46,6 +46,32 @@ export function cliRefusedCheck(what: string, res: HttpResult): Check {
   };
 }
 
+/**
+ * cli-request-checked: with a valid port and state, a refused request goes back to the
+ * command's loopback as an OAuth error (so the command stops at once), never with a code.
+ */
+export function cliLoopbackErrorCheck(what: string, res: HttpResult): Check {
+  const location = header(res, 'location') ?? '';
+  let ok = false;
+  try {
+    const url = new URL(location);
+    ok =
+      res.status === 302 &&
+      url.origin === 'http://127.0.0.1:49152' &&
+      url.pathname === '/callback' &&
+      url.searchParams.get('error') === 'invalid_request' &&
+      url.searchParams.has('state') &&
+      !url.searchParams.has('code');
+  } catch {
+    ok = false;
+  }
+  return {
+    name: `GET ${CLI_PATHS.authorize} with ${what}: invalid_request to the loopback, no code`,
+    ok,
+    seen: seenOf(res),
+  };
+}
+
 /** Signed out, a CLI request goes to sign-in and comes back to itself (a same-origin path). */
 export function cliSignInFirstCheck(res: HttpResult): Check {
   const name = `GET ${CLI_PATHS.authorize} signed out: sign in first, then back to it`;

@@ -8,6 +8,7 @@ import { type Check, header, type HttpResult } from './smoke-http';
 import {
   cliAuthorizePath,
   cliCommandCheck,
+  cliLoopbackErrorCheck,
   cliForgedCodeCheck,
   cliRefusedCheck,
   cliSignInFirstCheck,
@@ -801,7 +802,7 @@ export async function runSmoke(options: SmokeOptions): Promise<SmokeReport> {
       cliRefusedCheck('port=evil.example', await get(cliAuthorizePath({ port: 'evil.example' }))),
     );
     add(
-      cliRefusedCheck(
+      cliLoopbackErrorCheck(
         'PKCE plain',
         await get(cliAuthorizePath({ code_challenge_method: 'plain' })),
       ),

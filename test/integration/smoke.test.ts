@@ -211,6 +211,7 @@ describe('smoke checks against an app without PKCE and CSP', () => {
     'GET /logout: 405',
     'GET /cli/wif-login.cjs: 200, the command (node script)',
     'GET /cli/authorize with port=80: 400, no redirect',
+    'GET /cli/authorize with PKCE plain: invalid_request to the loopback, no code',
     'GET /cli/authorize signed out: sign in first, then back to it',
     'POST /cli/token with a forged code: 400 invalid_grant, no credentials',
   ])('reports FAIL: %s', (name) => {
