@@ -353,6 +353,27 @@ describe("presigned URLs (local signing with the user's credentials)", () => {
     expect(verifyPresigned('GET', url, bob.secretAccessKey, {})).toBe(false);
   });
 
+  test('listed-names-round-trip: GET of a key with control characters: encoded in the path, the header names it safely', async () => {
+    const name = 'bell\u0007 "cr\r\nlf".txt';
+    const raw = await createUserStorage({ config }).presignGet(alice, PREFIX + name, name, 300);
+    // A browser sends this URL as it is: nothing raw in it to rewrite.
+    expect(raw).not.toMatch(/[\u0000-\u0020\u007f"]/);
+    const url = new URL(raw);
+    expect(url.href).toBe(raw);
+    expect(decodeURIComponent(url.pathname)).toBe(`/${PREFIX}${name}`);
+    expect(url.searchParams.get('response-content-disposition')).toBe(
+      `attachment; filename="bell_ _cr__lf_.txt"; filename*=UTF-8''bell%07%20%22cr%0D%0Alf%22.txt`,
+    );
+    expect(verifyPresigned('GET', url, alice.secretAccessKey, {})).toBe(true);
+  });
+
+  test('listed-names-round-trip: why a "." or ".." segment is not downloaded: a browser resolves it out of the signed path', async () => {
+    for (const name of ['..', 'dir/.', 'a/../b.txt']) {
+      const raw = await createUserStorage({ config }).presignGet(alice, PREFIX + name, 'x', 300);
+      expect(decodeURIComponent(new URL(raw).pathname)).not.toBe(`/${PREFIX}${name}`);
+    }
+  });
+
   test('PUT: signed If-None-Match and Content-Type, no checksum of an empty body (no-silent-overwrite)', async () => {
     const { url: raw, headers } = await createUserStorage({ config }).presignPut(
       bob,
