@@ -132,7 +132,7 @@ export function fileRoutes(ctx: AppContext): FileRoutes {
     const text = NOTICES.get(query.get('done') ?? '');
     if (!text) return undefined;
     const listed = listing.files.find((f) => f.name === query.get('name'));
-    return text(listed && views.baseName(listed.name));
+    return text(listed && views.shownName(views.baseName(listed.name)));
   }
 
   async function download(req: HttpRequest): Promise<HttpResponse> {

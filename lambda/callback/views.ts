@@ -207,16 +207,18 @@ ${rows}
   // Never a silently shortened list: a full page says there is more, and links to it.
   const links = [
     v.firstPage ? '' : `<a href="${e(folderHref(v.folder))}">First page</a>`,
-    v.nextPage === undefined
+    // A token the app would refuse back (S3 issues printable ASCII only) gets no link.
+    v.nextPage === undefined || !/^[\x21-\x7e]{1,4096}$/.test(v.nextPage)
       ? ''
       : `<a rel="next" href="${e(folderHref(v.folder, { after: v.nextPage }))}">Next page</a>`,
   ].filter(Boolean);
   // Never a silently shortened list: a full page says there is more, and links to it.
-  const pager = links.length
-    ? `<nav class="pager" aria-label="Pages">
+  const pager =
+    links.length || v.nextPage !== undefined
+      ? `<nav class="pager" aria-label="Pages">
 ${v.nextPage === undefined ? '' : '<p>More files than fit on this page.</p>\n'}<p>${links.join(' ')}</p>
 </nav>`
-    : '';
+      : '';
   return layout(
     'Your files',
     `<h1>Your files</h1>

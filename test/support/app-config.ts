@@ -22,6 +22,28 @@ export const AMAZON_SETTINGS = {
   providerId: 'www.amazon.com',
 } as const;
 
+/** A Facebook provider (OAuth 2.0 access tokens), for tests that cover every family. */
+export const FACEBOOK_SETTINGS = {
+  name: 'facebook',
+  family: 'facebook',
+  displayName: 'Facebook',
+  clientId: 'fclient',
+  clientSecretId: 'facebook-secret',
+  roleArn: 'arn:aws:iam::123456789012:role/facebook-users',
+  providerId: 'graph.facebook.com',
+} as const;
+
+/** A generic OpenID Connect provider, for tests that cover every family. */
+export const OIDC_SETTINGS = {
+  name: 'corp',
+  family: 'oidc',
+  displayName: 'Corp SSO',
+  clientId: 'corp-client',
+  clientSecretId: 'corp-secret',
+  issuer: 'https://sso.corp.example',
+  roleArn: 'arn:aws:iam::123456789012:role/corp-users',
+} as const;
+
 /**
  * The app's configuration for unit tests, parsed by the same schema as in Lambda:
  * Google and Amazon at https://files.example.com unless `overrides` say otherwise.
