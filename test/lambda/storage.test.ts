@@ -149,6 +149,25 @@ describe('list (one page of one folder)', () => {
     );
   });
 
+  test('listed-names-round-trip: keys come URL-encoded (XML 1.0 cannot carry control characters) and are decoded exactly once', async () => {
+    const names = ['bell\u0007 cr\r\n.txt', 'plus+space %41.txt', 'nul\u0000'];
+    const enc = (text: string) => encodeURIComponent(text).replace(/%20/g, '+');
+    s3Mock.on(ListObjectsV2Command).resolves({
+      EncodingType: 'url',
+      IsTruncated: false,
+      Contents: names.map((n) => ({ Key: enc(PREFIX + n), Size: 1, LastModified: new Date(0) })),
+      CommonPrefixes: [{ Prefix: enc(`${PREFIX}tab\t dir/`) }],
+    });
+    const listing = await createUserStorage({ config }).list(alice, {
+      prefix: PREFIX,
+      folder: '',
+      maxKeys: 100,
+    });
+    expect(listing.files.map((f) => f.name)).toEqual(names);
+    expect(listing.folders).toEqual(['tab\t dir/']);
+    expect(s3Mock).toHaveReceivedCommandWith(ListObjectsV2Command, { EncodingType: 'url' });
+  });
+
   test('S3 refusing the continuation token (InvalidArgument) -> BadListTokenError', async () => {
     s3Mock.on(ListObjectsV2Command).rejects(s3Error('InvalidArgument', 400));
     await expect(
