@@ -44,7 +44,8 @@ export function createApp(deps: AppDeps): App {
     });
 }
 
-function createContext(deps: AppDeps, budget: () => Budget): AppContext {
+/** What every route shares: the ports (each call within the request's budget), pages, cookies. */
+export function createContext(deps: AppDeps, budget: () => Budget): AppContext {
   const { config } = deps;
   const providers = new Map(config.providers.map((p) => [p.name, p]));
   // On plain http (the sandbox) cookies cannot be Secure or __Host-, and HSTS makes no sense.

@@ -5,16 +5,20 @@
  *
  * Two strictnesses: a NEW name from the upload page must be a plain file name; a name that
  * already exists under the own prefix (put there by the AWS CLI or an SDK, and read back from
- * the user's own listing) is taken byte-exact, with only the refusals that keep a key from
- * reading as a path out of the prefix or breaking headers, XML and logs.
+ * the user's own listing) is taken byte-exact, so every listed object can be deleted, and
+ * downloaded unless a browser would rewrite its URL (a `.` or `..` segment).
  */
 
 const MAX_KEY_BYTES = 1024;
-// Control characters (incl. NUL): they break Content-Disposition, S3's XML listings and logs.
+// Control characters (incl. NUL): never in a new name or a folder the page opens; an existing
+// object's name may hold them (forms and headers carry them encoded, logs never carry names).
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 // Path separators, and wildcard characters that IAM resource matching and policy tools would
 // read as patterns: fine in an existing key, never put into a new one by the page.
 const NOT_IN_NEW_NAMES = /[/\\*?]/;
+
+/** Half a UTF-16 surrogate pair: no S3 key holds one, and URL encoding throws on it. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 export type NameCheck = { ok: true; name: string } | { ok: false; reason: string };
 
@@ -50,23 +54,41 @@ export function checkObjectName(raw: unknown, prefix: string): NameCheck {
   return long ? { ok: false, reason: long } : { ok: true, name };
 }
 
-/** Why an existing name or folder cannot be used, if it cannot. */
-function storedProblem(raw: string, prefix: string, what: string): string | undefined {
-  if (CONTROL.test(raw)) return `${what} with control characters cannot be used here.`;
-  if (hasDotSegment(raw)) return `${what} with a "." or ".." path segment cannot be used here.`;
+/** What an existing object's name is checked for: its download link, or its delete form. */
+export type StoredNameUse = 'download' | 'delete';
+
+/** Why an existing folder cannot be opened, if it cannot. */
+function folderProblem(raw: string, prefix: string): string | undefined {
+  if (CONTROL.test(raw)) return 'Folder names with control characters cannot be used here.';
+  if (LONE_SURROGATE.test(raw)) return 'That folder name is not valid text.';
+  if (hasDotSegment(raw))
+    return 'Folder names with a "." or ".." path segment cannot be used here.';
   return tooLong(prefix, raw);
 }
 
 /**
- * The name of an EXISTING object, relative to the own prefix, for download and delete
- * (listed-names-round-trip): taken byte-exact, never normalised, so whatever the listing
- * showed (NFD, `/`, `\`, `?`, `%41`, spaces at either end) reaches exactly that key.
+ * Why a browser cannot download a name: the presigned URL carries the key in its path, and
+ * a browser resolves `.` and `..` segments (also as `%2e%2e`) there before sending, so it
+ * would ask S3 for another key. Deleting needs no URL: the key travels in the form's body.
  */
-export function checkStoredName(raw: unknown, prefix: string): NameCheck {
+export const NO_BROWSER_DOWNLOAD =
+  'A browser cannot download a name with a "." or ".." segment: it resolves the segment in the download URL and would ask for another file. Use the AWS CLI or an SDK to download it; you can delete it here.';
+
+/**
+ * The name of an EXISTING object, relative to the own prefix, for download or delete
+ * (listed-names-round-trip): taken byte-exact, never normalised, so whatever the listing
+ * showed (NFD, `/`, `\`, `?`, `%41`, spaces at either end, control characters) reaches
+ * exactly that key. The key is the own prefix + this name, so it starts with the own prefix
+ * whatever the name holds: S3 keys are flat, and a `..` segment climbs nowhere there.
+ * Only a download refuses a `.` or `..` segment ({@link NO_BROWSER_DOWNLOAD}).
+ */
+export function checkStoredName(raw: unknown, prefix: string, use: StoredNameUse): NameCheck {
   if (typeof raw !== 'string' || raw.length === 0)
     return { ok: false, reason: 'A file name is required.' };
-  const problem = storedProblem(raw, prefix, 'File names');
-  return problem ? { ok: false, reason: problem } : { ok: true, name: raw };
+  if (LONE_SURROGATE.test(raw)) return { ok: false, reason: 'That file name is not valid text.' };
+  if (use === 'download' && hasDotSegment(raw)) return { ok: false, reason: NO_BROWSER_DOWNLOAD };
+  const long = tooLong(prefix, raw);
+  return long ? { ok: false, reason: long } : { ok: true, name: raw };
 }
 
 /**
@@ -77,7 +99,7 @@ export function checkFolder(raw: unknown, prefix: string): NameCheck {
   if (raw === null || raw === undefined || raw === '') return { ok: true, name: '' };
   if (typeof raw !== 'string' || !raw.endsWith('/'))
     return { ok: false, reason: 'A folder name ends with "/".' };
-  const problem = storedProblem(raw, prefix, 'Folder names');
+  const problem = folderProblem(raw, prefix);
   return problem ? { ok: false, reason: problem } : { ok: true, name: raw };
 }
 

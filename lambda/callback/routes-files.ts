@@ -112,7 +112,11 @@ export function fileRoutes(ctx: AppContext): FileRoutes {
         providerName: ctx.providers.get(session.p)!.displayName,
         displayName: session.dn,
         folder: folder.name,
-        files: listing.files.map((f) => ({ ...f, usable: checkStoredName(f.name, prefix).ok })),
+        files: listing.files.map((f) => ({
+          ...f,
+          downloadable: checkStoredName(f.name, prefix, 'download').ok,
+          deletable: checkStoredName(f.name, prefix, 'delete').ok,
+        })),
         folders: listing.folders.map((name) => ({ name, usable: checkFolder(name, prefix).ok })),
         nextPage: listing.nextToken,
         firstPage: after === undefined,
@@ -128,7 +132,7 @@ export function fileRoutes(ctx: AppContext): FileRoutes {
     const text = NOTICES.get(query.get('done') ?? '');
     if (!text) return undefined;
     const listed = listing.files.find((f) => f.name === query.get('name'));
-    return text(listed && views.baseName(listed.name));
+    return text(listed && views.shownName(views.baseName(listed.name)));
   }
 
   async function download(req: HttpRequest): Promise<HttpResponse> {
@@ -136,7 +140,11 @@ export function fileRoutes(ctx: AppContext): FileRoutes {
     if (!session || expiresSoon(session, clock.now())) return signInAgain(req);
     const prefix = prefixOf(session);
     // listed-names-round-trip: the exact key the listing showed, never normalised.
-    const check = checkStoredName(new URLSearchParams(req.rawQuery).get('name'), prefix);
+    const check = checkStoredName(
+      new URLSearchParams(req.rawQuery).get('name'),
+      prefix,
+      'download',
+    );
     if (!check.ok) return filesMessage(400, 'Invalid file name', check.reason);
     const key = prefix + check.name;
     const creds = credentialsOf(session);
@@ -150,10 +158,13 @@ export function fileRoutes(ctx: AppContext): FileRoutes {
 
   const remove: FormHandler = async (req, form, session) => {
     const prefix = prefixOf(session);
-    const check = checkStoredName(form.get('name'), prefix);
+    const check = checkStoredName(views.formName(form), prefix, 'delete');
     if (!check.ok) return filesMessage(400, 'Invalid file name', check.reason);
+    // listed-names-round-trip: byte-exact, so a `..` segment stays in the key (S3 keys are flat).
     const key = prefix + check.name;
-    const folder = views.folderOf(check.name);
+    // Back to the name's folder, or to the top when that folder cannot be opened.
+    const inFolder = checkFolder(views.folderOf(check.name), prefix);
+    const folder = inFolder.ok ? inFolder.name : '';
     const creds = credentialsOf(session);
     // delete-missing-404: S3 answers a DeleteObject of a missing key with success, so the app
     // asks first (as the user: missing and forbidden look the same) and never claims a deletion.

@@ -60,6 +60,9 @@ export function createUserStorage(deps: UserStorageDeps): UserStorage {
             Delimiter: '/',
             MaxKeys: maxKeys,
             ContinuationToken: continuationToken,
+            // XML 1.0 cannot carry control characters: keys come percent-encoded, and are
+            // decoded below, so a key with one lists like any other (listed-names-round-trip).
+            EncodingType: 'url',
           }),
         );
       } catch (err) {
@@ -71,17 +74,21 @@ export function createUserStorage(deps: UserStorageDeps): UserStorage {
       // Only entries strictly below the folder; the folder's own marker object is no file.
       const below = (key: string | undefined): key is string =>
         key !== undefined && key.startsWith(Prefix) && key.length > Prefix.length;
+      // Decoded only when S3 says it encoded them (a store may ignore the request).
+      const keyOf = (raw: string | undefined) =>
+        raw !== undefined && out.EncodingType === 'url' ? urlDecoded(raw) : raw;
       const files: StoredObject[] = [];
       for (const o of out.Contents ?? []) {
-        if (!below(o.Key)) continue;
+        const key = keyOf(o.Key);
+        if (!below(key)) continue;
         files.push({
-          name: o.Key.slice(prefix.length),
+          name: key.slice(prefix.length),
           size: o.Size ?? 0,
           lastModified: o.LastModified ?? new Date(0),
         });
       }
       const folders = (out.CommonPrefixes ?? [])
-        .map((p) => p.Prefix)
+        .map((p) => keyOf(p.Prefix))
         .filter(below)
         .map((p) => p.slice(prefix.length));
       // Never a silently shortened list: a truncated page must say where the rest is.
@@ -220,6 +227,11 @@ export function createUserStorage(deps: UserStorageDeps): UserStorage {
       );
     },
   };
+}
+
+/** A value of a listing with `EncodingType: url`: percent-escapes, and `+` for a space. */
+export function urlDecoded(value: string): string {
+  return decodeURIComponent(value.replace(/\+/g, '%20'));
 }
 
 /**

@@ -57,9 +57,10 @@ ${buttons}
   );
 }
 
-/** A file of the listing; `usable` when its name passes the download and delete checks. */
+/** A file of the listing, and which of its controls its name allows (listed-names-round-trip). */
 export interface FileRow extends StoredObject {
-  readonly usable: boolean;
+  readonly downloadable: boolean;
+  readonly deletable: boolean;
 }
 
 /** A sub-folder of the listing, relative to the user's prefix; `usable` when it can be opened. */
@@ -102,13 +103,50 @@ export function folderHref(folder: string, extra: Readonly<Record<string, string
   return query ? `/?${query}` : '/';
 }
 
-const UNUSABLE =
-  'This name has control characters or a "." or ".." segment: use the AWS CLI or an SDK for it.';
+const UNUSABLE_FOLDER =
+  'This folder name has control characters or a "." or ".." segment: use the AWS CLI or an SDK for what is in it.';
+const NO_DOWNLOAD =
+  'A browser cannot download a name with a "." or ".." segment (it would ask for another file): use the AWS CLI or an SDK to download it.';
+
+/** Control characters, shown as their visible symbols (U+2400...) and never raw. */
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f]/g;
+
+/** A name as the page shows it: C0 controls and DEL as their symbols, C1 controls as U+FFFD. */
+export const shownName = (name: string): string =>
+  name.replace(CONTROLS, (c) => {
+    const code = c.charCodeAt(0);
+    if (code < 0x20) return String.fromCharCode(0x2400 + code);
+    return code === 0x7f ? '\u2421' : '\ufffd';
+  });
+
+/**
+ * The delete form's name field. A browser cannot carry every character verbatim in a form
+ * (it turns CR and LF into CRLF, NUL into U+FFFD), so a name with a control character goes
+ * percent-encoded in `name_pct` instead of `name`; {@link formName} decodes it exactly once.
+ */
+function nameField(name: string): string {
+  if (!/[\u0000-\u001f\u007f-\u009f]/.test(name))
+    return `<input type="hidden" name="name" value="${e(name)}">`;
+  return `<input type="hidden" name="name_pct" value="${e(encodeURIComponent(name))}">`;
+}
+
+/** The name a delete form sent: `name` as it is, else `name_pct` decoded once; else undefined. */
+export function formName(form: URLSearchParams): string | undefined {
+  const plain = form.get('name');
+  if (plain !== null) return plain;
+  const encoded = form.get('name_pct');
+  if (encoded === null) return undefined;
+  try {
+    return decodeURIComponent(encoded);
+  } catch {
+    return undefined;
+  }
+}
 
 function folderRow(f: FolderRow, current: string): string {
-  const label = `<span class="name">${e(f.name.slice(current.length))}</span>`;
+  const label = `<span class="name">${e(shownName(f.name.slice(current.length)))}</span>`;
   return `<tr class="folder">
-<td>${f.usable ? `<a href="${e(folderHref(f.name))}">${label}</a>` : `${label} <small>${e(UNUSABLE)}</small>`}</td>
+<td>${f.usable ? `<a href="${e(folderHref(f.name))}">${label}</a>` : `${label} <small>${e(UNUSABLE_FOLDER)}</small>`}</td>
 <td class="size">folder</td>
 <td></td>
 <td></td>
@@ -116,21 +154,20 @@ function folderRow(f: FolderRow, current: string): string {
 }
 
 function fileRow(f: FileRow, csrf: string): string {
-  const label = `<span class="name">${e(baseName(f.name))}</span>`;
+  const shown = shownName(baseName(f.name));
+  const label = `<span class="name">${e(shown)}</span>`;
   const time = `<time datetime="${e(f.lastModified.toISOString())}">${e(f.lastModified.toISOString().slice(0, 16).replace('T', ' '))}</time>`;
-  if (!f.usable) {
-    return `<tr>
-<td>${label} <small>${e(UNUSABLE)}</small></td>
-<td class="size">${e(formatSize(f.size))}</td>
-<td>${time}</td>
-<td></td>
-</tr>`;
-  }
+  const name = f.downloadable
+    ? `<a href="/download?name=${e(encodeURIComponent(f.name))}">${label}</a>`
+    : `${label} <small>${e(NO_DOWNLOAD)}</small>`;
+  const remove = f.deletable
+    ? `<form method="post" action="/delete"><input type="hidden" name="csrf" value="${e(csrf)}">${nameField(f.name)}<button type="submit" aria-label="Delete ${e(shown)}">Delete</button></form>`
+    : '';
   return `<tr>
-<td><a href="/download?name=${e(encodeURIComponent(f.name))}">${label}</a></td>
+<td>${name}</td>
 <td class="size">${e(formatSize(f.size))}</td>
 <td>${time}</td>
-<td><form method="post" action="/delete"><input type="hidden" name="csrf" value="${e(csrf)}"><input type="hidden" name="name" value="${e(f.name)}"><button type="submit" aria-label="Delete ${e(baseName(f.name))}">Delete</button></form></td>
+<td>${remove}</td>
 </tr>`;
 }
 
@@ -170,16 +207,18 @@ ${rows}
   // Never a silently shortened list: a full page says there is more, and links to it.
   const links = [
     v.firstPage ? '' : `<a href="${e(folderHref(v.folder))}">First page</a>`,
-    v.nextPage === undefined
+    // A token the app would refuse back (S3 issues printable ASCII only) gets no link.
+    v.nextPage === undefined || !/^[\x21-\x7e]{1,4096}$/.test(v.nextPage)
       ? ''
       : `<a rel="next" href="${e(folderHref(v.folder, { after: v.nextPage }))}">Next page</a>`,
   ].filter(Boolean);
   // Never a silently shortened list: a full page says there is more, and links to it.
-  const pager = links.length
-    ? `<nav class="pager" aria-label="Pages">
+  const pager =
+    links.length || v.nextPage !== undefined
+      ? `<nav class="pager" aria-label="Pages">
 ${v.nextPage === undefined ? '' : '<p>More files than fit on this page.</p>\n'}<p>${links.join(' ')}</p>
 </nav>`
-    : '';
+      : '';
   return layout(
     'Your files',
     `<h1>Your files</h1>

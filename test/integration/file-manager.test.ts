@@ -110,18 +110,28 @@ function fetchS3(url: string): Promise<{ status: number; body: string; dispositi
   });
 }
 
-/** The app's delete form, posted with the name the page carries; redirects followed. */
+/**
+ * The app's delete form for `name`, posted with the field the page carries (a plain `name`
+ * when the page has none for it); redirects followed.
+ */
 function deleteThrough(page: Page, name: string): Promise<Page> {
+  // `name`, or `name_pct` (percent-encoded) for a name with control characters.
+  const [, field, value] = [
+    ...page.body.matchAll(/<input type="hidden" name="(name|name_pct)" value="([^"]*)">/g),
+  ]
+    .map((m) => [m[0], m[1], decodeEntities(m[2])])
+    .find(([, f, v]) => (f === 'name' ? v : decodeURIComponent(v)) === name) ?? ['', 'name', name];
   return alice.go(app('/delete'), {
     method: 'POST',
-    body: new URLSearchParams({ csrf: csrfOf(page), name }).toString(),
+    body: new URLSearchParams({ csrf: csrfOf(page), [field]: value }).toString(),
     headers: { 'content-type': 'application/x-www-form-urlencoded', origin: sandbox.urls.app },
   });
 }
 
 // What the AWS CLI or an SDK puts under a prefix and the page's upload check refuses for new
-// names; macOS hands the CLI NFD names. (Keys with an empty segment, `a//b`, are left out: the
-// sandbox's s3rver store folds `//` into `/`, real S3 does not; app.test covers them.)
+// names; macOS hands the CLI NFD names. Keys with an empty segment (`a//b`, a leading `/`)
+// are kept apart by the sandbox's store as by S3 (local/s3-storage-keys.ts), and control
+// characters travel URL-encoded in listings (XML 1.0 cannot carry them).
 const CLI_NAMES = [
   'cafe\u0301.txt',
   'back\\slash.txt',
@@ -131,28 +141,44 @@ const CLI_NAMES = [
   'trailing space.txt ',
   'plus+and space.txt',
   '#hash&x=y;z.txt',
+  'bell\u0007 tab\t.txt',
+  'a//b',
+  '/leading slash.txt',
 ];
+
+/** The page of the folder a name is in (`a//b` is in `a/`, then `a//`), by its links. */
+async function folderPage(name: string): Promise<Page> {
+  let page = await alice.go(app('/'));
+  const folder = name.slice(0, name.lastIndexOf('/') + 1);
+  for (let end = folder.indexOf('/'); end !== -1; end = folder.indexOf('/', end + 1)) {
+    const href = `/?prefix=${encodeURIComponent(folder.slice(0, end + 1))}`;
+    expect(filesPageControls(page.body).folders).toContain(href);
+    page = await alice.go(app(href));
+  }
+  return page;
+}
 
 test('listed-names-round-trip: names the CLI puts under the own prefix are listed, downloaded byte-identical and deleted by their exact keys', async () => {
   for (const name of CLI_NAMES) await put(name);
-  let page = await alice.go(app('/'));
-  expect(page.status).toBe(200);
-  const { downloads, deletes } = filesPageControls(page.body);
-  expect(downloads.sort()).toEqual([...CLI_NAMES].sort());
-  expect(deletes.sort()).toEqual([...CLI_NAMES].sort());
-
   for (const name of CLI_NAMES) {
+    let page = await folderPage(name);
+    expect(page.status).toBe(200);
+    const { downloads, deletes } = filesPageControls(page.body);
+    expect(downloads).toContain(name);
+    expect(deletes).toContain(name);
+
     const redirect = await alice.request(app(downloadHref(page.body, name)!));
     expect(redirect.status).toBe(302);
     const file = await fetchS3(redirect.headers.get('location')!);
     expect(file).toMatchObject({ status: 200, body: `content of ${name}` });
-    // Saved under its own name (RFC 5987), exactly.
+    // Saved under its own last segment (RFC 5987), exactly.
     expect(file.disposition).toContain(`filename*=UTF-8''`);
-    expect(decodeURIComponent(file.disposition!.split("filename*=UTF-8''")[1])).toBe(name);
+    expect(decodeURIComponent(file.disposition!.split("filename*=UTF-8''")[1])).toBe(
+      name.slice(name.lastIndexOf('/') + 1),
+    );
 
     page = await deleteThrough(page, name);
     expect(page.status).toBe(200);
-    expect(page.url).toBe(app('/?done=deleted'));
     expect(filesPageControls(page.body).notice).toBe('The file was deleted.');
     expect(filesPageControls(page.body).deletes).not.toContain(name);
     expect(await stored(name)).toBe(false);

@@ -1,6 +1,13 @@
 import fc from 'fast-check';
 import { userPrefix } from '../../common/provider-facts';
-import { checkObjectName, isSafeSubject } from '../../lambda/callback/names';
+import {
+  checkFolder,
+  checkObjectName,
+  checkStoredName,
+  isSafeSubject,
+  NO_BROWSER_DOWNLOAD,
+} from '../../lambda/callback/names';
+import { attachmentDisposition } from '../../lambda/callback/storage';
 import { safeReturnTo } from '../../lambda/callback/routes-sign-in';
 import {
   contentTypeOf,
@@ -74,6 +81,152 @@ describe('checkObjectName (object-name-validated)', () => {
         expect(checkObjectName(name, pre)).toEqual({ ok: true, name });
       }),
       runs(300),
+    );
+  });
+});
+
+/** A user prefix as the app builds them. */
+const ownPrefix = fc
+  .tuple(fc.constantFrom('google', 'amazon', 'facebook', 'devidp'), plainSubject)
+  .map(([p, s]) => userPrefix(p, s));
+/** Path-like text: hostile segments joined by `/`, sometimes ending in one. */
+const pathLike = fc
+  .tuple(fc.array(nasty, { minLength: 1, maxLength: 4 }), fc.boolean())
+  .map(([segments, slash]) => segments.join('/') + (slash ? '/' : ''));
+const nameInput = fc.oneof(
+  { weight: 3, arbitrary: input },
+  { weight: 3, arbitrary: pathLike },
+  { weight: 1, arbitrary: fc.constantFrom('..', '.', 'a/..', './a', 'a//b', '/a', 'a/', '\u0007') },
+);
+const dotSegment = (text: string) => text.split('/').some((s) => s === '.' || s === '..');
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+describe('checkStoredName (listed-names-round-trip)', () => {
+  test('never throws; an accepted name is taken byte-exact, and own prefix + name is a key inside the own prefix', () => {
+    fc.assert(
+      fc.property(nameInput, ownPrefix, fc.constantFrom('download', 'delete'), (raw, pre, use) => {
+        const check = checkStoredName(raw, pre, use as 'download' | 'delete');
+        if (!check.ok) {
+          expect(check.reason).not.toMatch(/[<>&]/);
+          return;
+        }
+        expect(check.name).toBe(raw);
+        const key = pre + check.name;
+        expect(key.startsWith(pre)).toBe(true);
+        expect(check.name.length).toBeGreaterThan(0);
+        expect(Buffer.byteLength(key, 'utf8')).toBeLessThanOrEqual(1024);
+        expect(check.name).not.toMatch(LONE_SURROGATE);
+        // Only a browser download must not carry a dot segment (it would be resolved).
+        if (use === 'download') expect(dotSegment(check.name)).toBe(false);
+        // Whatever may be downloaded may be deleted.
+        if (use === 'download') expect(checkStoredName(raw, pre, 'delete').ok).toBe(true);
+      }),
+      runs(2000),
+    );
+  });
+
+  test('examples: control characters, "\\", "?", "%41", empty segments pass byte-exact; dot segments are delete-only', () => {
+    const pre = userPrefix('google', '1001');
+    for (const name of [
+      'bell\u0007.txt',
+      'cr\r\nlf',
+      'nul\u0000',
+      'a\\b',
+      'what?',
+      '%41',
+      'a//b',
+      '/lead',
+      ' x ',
+    ]) {
+      expect(checkStoredName(name, pre, 'download')).toEqual({ ok: true, name });
+      expect(checkStoredName(name, pre, 'delete')).toEqual({ ok: true, name });
+    }
+    for (const name of ['..', '.', 'a/..', './a', 'a/../b', '../2002/x']) {
+      expect(checkStoredName(name, pre, 'download')).toEqual({
+        ok: false,
+        reason: NO_BROWSER_DOWNLOAD,
+      });
+      expect(checkStoredName(name, pre, 'delete')).toEqual({ ok: true, name });
+    }
+    for (const raw of [
+      '',
+      undefined,
+      null,
+      7,
+      ['a'],
+      'x'.repeat(1024 - pre.length + 1),
+      'bad\ud800',
+    ]) {
+      expect(checkStoredName(raw, pre, 'delete').ok).toBe(false);
+      expect(checkStoredName(raw, pre, 'download').ok).toBe(false);
+    }
+    expect(checkStoredName('x'.repeat(1024 - pre.length), pre, 'delete').ok).toBe(true);
+  });
+});
+
+describe('checkFolder (folder-within-prefix)', () => {
+  test('never throws; an accepted folder is empty or ends in "/", byte-exact, with no dot segment or control character', () => {
+    fc.assert(
+      fc.property(nameInput, ownPrefix, (raw, pre) => {
+        const check = checkFolder(raw, pre);
+        if (!check.ok) {
+          expect(check.reason).not.toMatch(/[<>&]/);
+          return;
+        }
+        const key = pre + check.name;
+        expect(key.startsWith(pre)).toBe(true);
+        expect(Buffer.byteLength(key, 'utf8')).toBeLessThanOrEqual(1024);
+        expect(dotSegment(check.name)).toBe(false);
+        expect(check.name).not.toMatch(CONTROL);
+        expect(check.name).not.toMatch(LONE_SURROGATE);
+        if (check.name === '') expect([null, undefined, '']).toContain(raw);
+        else expect([check.name, check.name.endsWith('/')]).toEqual([raw, true]);
+      }),
+      runs(2000),
+    );
+  });
+
+  test('examples', () => {
+    const pre = userPrefix('google', '1001');
+    for (const raw of [undefined, null, ''])
+      expect(checkFolder(raw, pre)).toEqual({ ok: true, name: '' });
+    for (const name of ['docs/', 'docs/2025/', 'a//', '/', 'what?/', '%2e%2e/', 'a\\b/'])
+      expect(checkFolder(name, pre)).toEqual({ ok: true, name });
+    for (const raw of [
+      'docs',
+      '../',
+      './',
+      'a/../',
+      'a/./b/',
+      'bell\u0007/',
+      'nul\u0000/',
+      'bad\ud800/',
+      7,
+      `${'x'.repeat(1024)}/`,
+    ])
+      expect(checkFolder(raw, pre).ok).toBe(false);
+  });
+});
+
+describe('attachmentDisposition (listed-names-round-trip: any name downloads under a safe header)', () => {
+  /** RFC 6266 with RFC 5987: a quoted ASCII fallback, then the exact name as UTF-8. */
+  const HEADER =
+    /^attachment; filename="([\x20\x21\x23-\x5b\x5d-\x7e]*)"; filename\*=UTF-8''([A-Za-z0-9!#$&+.^_`|~%-]*)$/;
+
+  test('never throws; the header is well-formed, plain ASCII, and filename* decodes to the name', () => {
+    fc.assert(
+      fc.property(fc.oneof(nasty, fc.string({ unit: 'binary', maxLength: 40 })), (name) => {
+        const header = attachmentDisposition(name);
+        const m = HEADER.exec(header);
+        expect(m).not.toBeNull();
+        const [, fallback, encoded] = m!;
+        expect(fallback).not.toMatch(/[%/\\"]/);
+        const wellFormed = (name || 'download').replace(new RegExp(LONE_SURROGATE, 'g'), '\ufffd');
+        expect(decodeURIComponent(encoded)).toBe(wellFormed);
+        // The fallback keeps the name's length in UTF-16 units, each unsafe one as `_`.
+        expect(fallback.length).toBe(wellFormed.length);
+      }),
+      runs(2000),
     );
   });
 });

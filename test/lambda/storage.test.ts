@@ -149,6 +149,25 @@ describe('list (one page of one folder)', () => {
     );
   });
 
+  test('listed-names-round-trip: keys come URL-encoded (XML 1.0 cannot carry control characters) and are decoded exactly once', async () => {
+    const names = ['bell\u0007 cr\r\n.txt', 'plus+space %41.txt', 'nul\u0000'];
+    const enc = (text: string) => encodeURIComponent(text).replace(/%20/g, '+');
+    s3Mock.on(ListObjectsV2Command).resolves({
+      EncodingType: 'url',
+      IsTruncated: false,
+      Contents: names.map((n) => ({ Key: enc(PREFIX + n), Size: 1, LastModified: new Date(0) })),
+      CommonPrefixes: [{ Prefix: enc(`${PREFIX}tab\t dir/`) }],
+    });
+    const listing = await createUserStorage({ config }).list(alice, {
+      prefix: PREFIX,
+      folder: '',
+      maxKeys: 100,
+    });
+    expect(listing.files.map((f) => f.name)).toEqual(names);
+    expect(listing.folders).toEqual(['tab\t dir/']);
+    expect(s3Mock).toHaveReceivedCommandWith(ListObjectsV2Command, { EncodingType: 'url' });
+  });
+
   test('S3 refusing the continuation token (InvalidArgument) -> BadListTokenError', async () => {
     s3Mock.on(ListObjectsV2Command).rejects(s3Error('InvalidArgument', 400));
     await expect(
@@ -351,6 +370,27 @@ describe("presigned URLs (local signing with the user's credentials)", () => {
     expect(q.has('x-amz-checksum-mode')).toBe(false);
     expect(verifyPresigned('GET', url, alice.secretAccessKey, {})).toBe(true);
     expect(verifyPresigned('GET', url, bob.secretAccessKey, {})).toBe(false);
+  });
+
+  test('listed-names-round-trip: GET of a key with control characters: encoded in the path, the header names it safely', async () => {
+    const name = 'bell\u0007 "cr\r\nlf".txt';
+    const raw = await createUserStorage({ config }).presignGet(alice, PREFIX + name, name, 300);
+    // A browser sends this URL as it is: nothing raw in it to rewrite.
+    expect(raw).not.toMatch(/[\u0000-\u0020\u007f"]/);
+    const url = new URL(raw);
+    expect(url.href).toBe(raw);
+    expect(decodeURIComponent(url.pathname)).toBe(`/${PREFIX}${name}`);
+    expect(url.searchParams.get('response-content-disposition')).toBe(
+      `attachment; filename="bell_ _cr__lf_.txt"; filename*=UTF-8''bell%07%20%22cr%0D%0Alf%22.txt`,
+    );
+    expect(verifyPresigned('GET', url, alice.secretAccessKey, {})).toBe(true);
+  });
+
+  test('listed-names-round-trip: why a "." or ".." segment is not downloaded: a browser resolves it out of the signed path', async () => {
+    for (const name of ['..', 'dir/.', 'a/../b.txt']) {
+      const raw = await createUserStorage({ config }).presignGet(alice, PREFIX + name, 'x', 300);
+      expect(decodeURIComponent(new URL(raw).pathname)).not.toBe(`/${PREFIX}${name}`);
+    }
   });
 
   test('PUT: signed If-None-Match and Content-Type, no checksum of an empty body (no-silent-overwrite)', async () => {

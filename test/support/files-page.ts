@@ -4,7 +4,7 @@ import { decodeEntities } from '../../local/scripted-browser';
 export interface FilesPageControls {
   /** The `name` each download link sends, decoded as the app's query parser does. */
   readonly downloads: string[];
-  /** The `name` each delete form sends. */
+  /** The name each delete form sends (`name`, or `name_pct` decoded once). */
   readonly deletes: string[];
   /** Each folder row's link (path and query). */
   readonly folders: string[];
@@ -18,9 +18,10 @@ export function filesPageControls(body: string): FilesPageControls {
   const downloads = [...body.matchAll(/href="(\/download\?[^"]*)"/g)].map((m) =>
     new URL(decodeEntities(m[1]), 'https://app.test').searchParams.get('name')!,
   );
-  const deletes = [...body.matchAll(/<input type="hidden" name="name" value="([^"]*)">/g)].map(
-    (m) => decodeEntities(m[1]),
-  );
+  // A name with a control character travels percent-encoded, as `name_pct`.
+  const deletes = [
+    ...body.matchAll(/<input type="hidden" name="(name|name_pct)" value="([^"]*)">/g),
+  ].map((m) => (m[1] === 'name' ? decodeEntities(m[2]) : decodeURIComponent(decodeEntities(m[2]))));
   const folders = [...body.matchAll(/<tr class="folder">\s*<td><a href="([^"]*)"/g)].map((m) =>
     decodeEntities(m[1]),
   );
