@@ -1,5 +1,6 @@
 import { validateSessionPolicy } from '@cloud-copilot/iam-policy';
 import { isObject } from '../lib/template/intrinsics';
+import { MAX_MAX_SESSION_SECONDS, MIN_SESSION_SECONDS } from '../lib/web-identity-role';
 import { unknownConditionOperators } from './policy-validation';
 import { StsError } from './sts-wire';
 
@@ -11,9 +12,10 @@ import { StsError } from './sts-wire';
  * worded like AWS's.
  */
 
+/** STS's default `DurationSeconds`; its limits are those the role construct checks at synth. */
 const DEFAULT_DURATION_SECONDS = 3600;
-const MIN_DURATION_SECONDS = 900;
-const MAX_DURATION_SECONDS = 43200;
+const MIN_DURATION_SECONDS = MIN_SESSION_SECONDS;
+const MAX_DURATION_SECONDS = MAX_MAX_SESSION_SECONDS;
 const MAX_POLICY_ARNS = 10;
 
 /** A validated `AssumeRoleWithWebIdentity` request. */
