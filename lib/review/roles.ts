@@ -18,28 +18,21 @@ import {
 
 /** The access report's role sections: trust, permissions, and the who-reaches-what chart. */
 
+/** A statement's actions or resources as code, or `all except ...` for its `Not` form. */
+function listed(values: unknown, notValues: unknown, separator: string, r: Readable): string {
+  const codes = (v: unknown) =>
+    asArray(v as unknown[])
+      .map((x) => r.code(x))
+      .join(separator);
+  return notValues !== undefined ? 'all except ' + codes(notValues) : codes(values);
+}
+
 function permissionsTable(role: RoleModel, r: Readable): string[] {
   const rows: string[] = [];
   for (const policy of role.policies) {
     for (const s of asArray(policy.document?.Statement)) {
-      const actions =
-        s.NotAction !== undefined
-          ? 'all except ' +
-            asArray(s.NotAction as unknown[])
-              .map((a) => r.code(a))
-              .join(' ')
-          : asArray(s.Action as unknown[])
-              .map((a) => r.code(a))
-              .join(' ');
-      const targets =
-        s.NotResource !== undefined
-          ? 'all except ' +
-            asArray(s.NotResource as unknown[])
-              .map((x) => r.code(x))
-              .join('<br>')
-          : asArray(s.Resource as unknown[])
-              .map((x) => r.code(x))
-              .join('<br>');
+      const actions = listed(s.Action, s.NotAction, ' ', r);
+      const targets = listed(s.Resource, s.NotResource, '<br>', r);
       const conditions = describeConditions(s.Condition, 'is', r).join('<br>') || 'always';
       const effect = s.Effect === 'Allow' ? 'Allow' : `**${s.Effect}**`;
       const from = r.name(policy.name) + (s.Sid ? ` (${s.Sid})` : '');
