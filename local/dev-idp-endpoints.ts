@@ -81,11 +81,9 @@ export function sandboxClientOf(family: DevIdpFamily): { clientId: string; clien
   return { clientId, clientSecret };
 }
 
-const base64url = (bytes: Buffer): string => bytes.toString('base64url');
-
 /** PKCE S256 challenge of a verifier (RFC 7636). */
 export const pkceChallenge = (verifier: string): string =>
-  base64url(createHash('sha256').update(verifier).digest());
+  createHash('sha256').update(verifier).digest('base64url');
 
 /** RFC 6749 2.3.1: client id and secret are form-urlencoded before Basic encoding. */
 export function basicAuthorization(clientId: string, clientSecret: string): string {
