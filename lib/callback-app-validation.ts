@@ -3,9 +3,9 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 /**
  * The checks of the callback app's settings that stand alone: custom domain name, public
  * base URL, certificate and client-secret ARNs, stage throttling, log retention. Each
- * returns messages (the bad value and the fix) rather than throwing, so the config parser
- * (`lib/config.ts`) can collect them all; the construct (`lib/callback-app.ts`) uses the
- * same checks on its props.
+ * returns messages (the bad value and the fix) rather than throwing, so the config
+ * parser's checks (`lib/config-problems.ts`) can collect them all; the construct
+ * (`lib/callback-app.ts`) uses the same checks on its props.
  */
 
 const HOST_NAME =
