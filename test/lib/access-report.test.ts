@@ -247,6 +247,42 @@ describe('access report', () => {
     expect(mutated).toMatch(/\[lambda-role-no-data-access\] ReportTestFunctionRole/);
   });
 
+  test('a NotAction or NotResource statement reads "all except", never as the listed actions', () => {
+    const t = freshTemplate();
+    t.Resources.ReportTestNotRole = {
+      Type: 'AWS::IAM::Role',
+      Properties: {
+        AssumeRolePolicyDocument: {
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Effect: 'Allow',
+              Principal: { Service: 'lambda.amazonaws.com' },
+              Action: 'sts:AssumeRole',
+            },
+          ],
+        },
+        Policies: [
+          {
+            PolicyName: 'Broad',
+            PolicyDocument: {
+              Version: '2012-10-17',
+              Statement: [
+                { Effect: 'Allow', NotAction: ['iam:*', 'sts:*'], Resource: '*' },
+                { Effect: 'Deny', Action: 's3:DeleteObject', NotResource: ['arn:aws:s3:::a/*'] },
+              ],
+            },
+          },
+        ],
+      },
+    };
+    const other = section(report(t), '## Other roles');
+    expect(other).toContain('| Allow | all except `iam:*` `sts:*` | `*` | always | inline Broad |');
+    expect(other).toContain(
+      '| **Deny** | `s3:DeleteObject` | all except `arn:aws:s3:::a/*` | always | inline Broad |',
+    );
+  });
+
   test('a trust policy without its audience condition is reported by the guards', () => {
     const t = freshTemplate();
     const doc = t.Resources[roleOf(t, 'accounts.google.com')].Properties!
