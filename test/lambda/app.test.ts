@@ -466,7 +466,22 @@ describe('files', () => {
       size: 1,
       lastModified: new Date(),
     });
-    return { h, ...s };
+    /** GET /download of `name` (URL-encoded once, as the page's links have it). */
+    const downloadOf = (name: string) =>
+      h.app({
+        path: '/download',
+        rawQuery: `name=${encodeURIComponent(name)}`,
+        cookies: s.cookies,
+      });
+    /** POST /delete of `name` with the CSRF token, as the page's form has it. */
+    const remove = (name: string) =>
+      h.app({
+        path: '/delete',
+        method: 'POST',
+        cookies: s.cookies,
+        body: new URLSearchParams({ csrf: s.csrf, name }).toString(),
+      });
+    return { h, ...s, downloadOf, remove };
   }
 
   test('lists only the own prefix, with download and delete controls', async () => {
@@ -530,7 +545,7 @@ describe('files', () => {
   test.each([['x'.repeat(1100)], ['']])(
     'object-name-validated: download and delete of %p -> 400 with a readable page, no S3 call',
     async (name) => {
-      const { h, cookies, csrf } = await signedIn();
+      const { h, cookies, remove } = await signedIn();
       const before = h.calls.storage.length;
       for (const rawQuery of [
         `name=${encodeURIComponent(name)}`,
@@ -542,12 +557,7 @@ describe('files', () => {
         expect(download.body).toContain('<h1>Invalid file name</h1>');
         expect(download.body).toContain('Back to your files');
       }
-      const del = await h.app({
-        path: '/delete',
-        method: 'POST',
-        cookies,
-        body: new URLSearchParams({ csrf, name }).toString(),
-      });
+      const del = await remove(name);
       expect(del.status).toBe(400);
       expect(del.body).toContain('<h1>Invalid file name</h1>');
       expect(h.calls.storage.length).toBe(before);
@@ -557,22 +567,13 @@ describe('files', () => {
   test.each([['../2002/secret.txt'], ['a/../../2002/secret.txt'], ['./x'], ['a/.'], ['..']])(
     'listed-names-round-trip: %p is not downloaded (a browser would resolve its dot segment), and a delete asks only for the exact own key',
     async (name) => {
-      const { h, cookies, csrf } = await signedIn();
+      const { h, downloadOf, remove } = await signedIn();
       const before = h.calls.storage.length;
-      const download = await h.app({
-        path: '/download',
-        rawQuery: `name=${encodeURIComponent(name)}`,
-        cookies,
-      });
+      const download = await downloadOf(name);
       expect(download.status).toBe(400);
       expect(download.body).toContain('A browser cannot download a name with a');
       expect(h.calls.storage.length).toBe(before);
-      const del = await h.app({
-        path: '/delete',
-        method: 'POST',
-        cookies,
-        body: new URLSearchParams({ csrf, name }).toString(),
-      });
+      const del = await remove(name);
       // Not there: S3 keys are flat, so the `..` reaches no other user's key.
       expect(del.status).toBe(404);
       expect(h.calls.storage.slice(before)).toEqual([`exists users/google/1001/${name}`]);
@@ -580,20 +581,11 @@ describe('files', () => {
   );
 
   test('other-users-object-404: names that only look like a path stay inside the own prefix', async () => {
-    const { h, cookies, csrf } = await signedIn();
+    const { h, downloadOf, remove } = await signedIn();
     for (const name of ['/2002/secret.txt', '%2F..%2F2002%2Fsecret.txt', '..\\2002\\secret.txt']) {
-      const download = await h.app({
-        path: '/download',
-        rawQuery: `name=${encodeURIComponent(name)}`,
-        cookies,
-      });
+      const download = await downloadOf(name);
       expect(download.status).toBe(404);
-      const del = await h.app({
-        path: '/delete',
-        method: 'POST',
-        cookies,
-        body: new URLSearchParams({ csrf, name }).toString(),
-      });
+      const del = await remove(name);
       expect(del.status).toBe(404);
       expect(h.calls.storage).toContain(`exists users/google/1001/${name}`);
     }
