@@ -769,6 +769,8 @@ describe('file manager: exact names, folders, pages, notices', () => {
     'crlf\r\n.txt',
     'nul\u0000.txt',
     'del\u007f c1\u0085.txt',
+    // A percent sign in the name itself: name_pct is decoded exactly once.
+    'pct%41%25 bell\u0007.txt',
   ])(
     'listed-names-round-trip: %j (control characters) is downloaded and deleted by its exact key, through the controls the page carries',
     async (name) => {
