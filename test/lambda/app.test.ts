@@ -1,5 +1,6 @@
 import { FILES_PER_PAGE } from '../../lambda/callback/routes-files';
 import { safeReturnTo } from '../../lambda/callback/routes-sign-in';
+import { filesPage } from '../../lambda/callback/views';
 import { downloadHref, filesPageControls } from '../support/files-page';
 import { decodeEntities } from '../../local/scripted-browser';
 import {
@@ -1015,6 +1016,24 @@ describe('file manager: exact names, folders, pages, notices', () => {
     // In a folder, the way back is that folder's first page.
     const inFolder = await h.app({ cookies, rawQuery: 'prefix=d%2F&after=Tforged' });
     expect(inFolder.body).toContain('href="/?prefix=d%2F"');
+  });
+
+  test('folder-within-prefix: a next-page token the app would refuse back gets no link, and the page still says there is more', () => {
+    const view = {
+      providerName: 'Google',
+      folder: '',
+      folders: [],
+      files: [],
+      firstPage: true,
+      csrf: 'c',
+      expiresAt: 0,
+    };
+    for (const nextPage of ['with space', 'é', 'nul\u0000', 'x'.repeat(4097)]) {
+      const body = filesPage({ ...view, nextPage });
+      expect(body).toContain('More files than fit on this page.');
+      expect(controls(body).next).toBeUndefined();
+    }
+    expect(controls(filesPage({ ...view, nextPage: 'Tok~en' })).next).toBe('/?after=Tok~en');
   });
 
   test("folder-within-prefix: an upload from a folder's page lands in that folder, nowhere else", async () => {
