@@ -1,5 +1,6 @@
 import { FILES_PER_PAGE } from '../../lambda/callback/routes-files';
 import { safeReturnTo } from '../../lambda/callback/routes-sign-in';
+import { filesPage } from '../../lambda/callback/views';
 import { downloadHref, filesPageControls } from '../support/files-page';
 import { decodeEntities } from '../../local/scripted-browser';
 import {
@@ -466,7 +467,22 @@ describe('files', () => {
       size: 1,
       lastModified: new Date(),
     });
-    return { h, ...s };
+    /** GET /download of `name` (URL-encoded once, as the page's links have it). */
+    const downloadOf = (name: string) =>
+      h.app({
+        path: '/download',
+        rawQuery: `name=${encodeURIComponent(name)}`,
+        cookies: s.cookies,
+      });
+    /** POST /delete of `name` with the CSRF token, as the page's form has it. */
+    const remove = (name: string) =>
+      h.app({
+        path: '/delete',
+        method: 'POST',
+        cookies: s.cookies,
+        body: new URLSearchParams({ csrf: s.csrf, name }).toString(),
+      });
+    return { h, ...s, downloadOf, remove };
   }
 
   test('lists only the own prefix, with download and delete controls', async () => {
@@ -530,7 +546,7 @@ describe('files', () => {
   test.each([['x'.repeat(1100)], ['']])(
     'object-name-validated: download and delete of %p -> 400 with a readable page, no S3 call',
     async (name) => {
-      const { h, cookies, csrf } = await signedIn();
+      const { h, cookies, remove } = await signedIn();
       const before = h.calls.storage.length;
       for (const rawQuery of [
         `name=${encodeURIComponent(name)}`,
@@ -542,12 +558,7 @@ describe('files', () => {
         expect(download.body).toContain('<h1>Invalid file name</h1>');
         expect(download.body).toContain('Back to your files');
       }
-      const del = await h.app({
-        path: '/delete',
-        method: 'POST',
-        cookies,
-        body: new URLSearchParams({ csrf, name }).toString(),
-      });
+      const del = await remove(name);
       expect(del.status).toBe(400);
       expect(del.body).toContain('<h1>Invalid file name</h1>');
       expect(h.calls.storage.length).toBe(before);
@@ -557,22 +568,13 @@ describe('files', () => {
   test.each([['../2002/secret.txt'], ['a/../../2002/secret.txt'], ['./x'], ['a/.'], ['..']])(
     'listed-names-round-trip: %p is not downloaded (a browser would resolve its dot segment), and a delete asks only for the exact own key',
     async (name) => {
-      const { h, cookies, csrf } = await signedIn();
+      const { h, downloadOf, remove } = await signedIn();
       const before = h.calls.storage.length;
-      const download = await h.app({
-        path: '/download',
-        rawQuery: `name=${encodeURIComponent(name)}`,
-        cookies,
-      });
+      const download = await downloadOf(name);
       expect(download.status).toBe(400);
       expect(download.body).toContain('A browser cannot download a name with a');
       expect(h.calls.storage.length).toBe(before);
-      const del = await h.app({
-        path: '/delete',
-        method: 'POST',
-        cookies,
-        body: new URLSearchParams({ csrf, name }).toString(),
-      });
+      const del = await remove(name);
       // Not there: S3 keys are flat, so the `..` reaches no other user's key.
       expect(del.status).toBe(404);
       expect(h.calls.storage.slice(before)).toEqual([`exists users/google/1001/${name}`]);
@@ -580,20 +582,11 @@ describe('files', () => {
   );
 
   test('other-users-object-404: names that only look like a path stay inside the own prefix', async () => {
-    const { h, cookies, csrf } = await signedIn();
+    const { h, downloadOf, remove } = await signedIn();
     for (const name of ['/2002/secret.txt', '%2F..%2F2002%2Fsecret.txt', '..\\2002\\secret.txt']) {
-      const download = await h.app({
-        path: '/download',
-        rawQuery: `name=${encodeURIComponent(name)}`,
-        cookies,
-      });
+      const download = await downloadOf(name);
       expect(download.status).toBe(404);
-      const del = await h.app({
-        path: '/delete',
-        method: 'POST',
-        cookies,
-        body: new URLSearchParams({ csrf, name }).toString(),
-      });
+      const del = await remove(name);
       expect(del.status).toBe(404);
       expect(h.calls.storage).toContain(`exists users/google/1001/${name}`);
     }
@@ -777,6 +770,8 @@ describe('file manager: exact names, folders, pages, notices', () => {
     'crlf\r\n.txt',
     'nul\u0000.txt',
     'del\u007f c1\u0085.txt',
+    // A percent sign in the name itself: name_pct is decoded exactly once.
+    'pct%41%25 bell\u0007.txt',
   ])(
     'listed-names-round-trip: %j (control characters) is downloaded and deleted by its exact key, through the controls the page carries',
     async (name) => {
@@ -1021,6 +1016,24 @@ describe('file manager: exact names, folders, pages, notices', () => {
     // In a folder, the way back is that folder's first page.
     const inFolder = await h.app({ cookies, rawQuery: 'prefix=d%2F&after=Tforged' });
     expect(inFolder.body).toContain('href="/?prefix=d%2F"');
+  });
+
+  test('folder-within-prefix: a next-page token the app would refuse back gets no link, and the page still says there is more', () => {
+    const view = {
+      providerName: 'Google',
+      folder: '',
+      folders: [],
+      files: [],
+      firstPage: true,
+      csrf: 'c',
+      expiresAt: 0,
+    };
+    for (const nextPage of ['with space', 'é', 'nul\u0000', 'x'.repeat(4097)]) {
+      const body = filesPage({ ...view, nextPage });
+      expect(body).toContain('More files than fit on this page.');
+      expect(controls(body).next).toBeUndefined();
+    }
+    expect(controls(filesPage({ ...view, nextPage: 'Tok~en' })).next).toBe('/?after=Tok~en');
   });
 
   test("folder-within-prefix: an upload from a folder's page lands in that folder, nowhere else", async () => {

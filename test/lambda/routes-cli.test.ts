@@ -12,7 +12,7 @@ import {
   type CliTokenResponse,
 } from '../../common/cli-protocol';
 import { CookieSealer } from '../../lambda/callback/cookies';
-import type { HttpResponse } from '../../lambda/callback/http';
+import type { HttpRequest, HttpResponse } from '../../lambda/callback/http';
 import type { CliCode } from '../../lambda/callback/session';
 import {
   AMAZON_SETTINGS,
@@ -58,6 +58,10 @@ function consentForm(page: HttpResponse, decision: string): string {
   return form.toString();
 }
 
+/** Posts a consent form (`body`) to /cli/consent; `req` adds the cookies or headers. */
+const postConsent = (h: Harness, body: string, req: Partial<HttpRequest> = {}) =>
+  h.app({ method: 'POST', path: '/cli/consent', body, ...req });
+
 /** Signed in (with `provider`), the consent page for the CLI's request. */
 async function consentPage(h: Harness, query = authorizeQuery(), provider = 'google') {
   const signedIn = await signIn(h, provider);
@@ -69,12 +73,7 @@ async function consentPage(h: Harness, query = authorizeQuery(), provider = 'goo
 async function allowed(h: Harness, query = authorizeQuery(), provider = 'google') {
   const { page, cookies } = await consentPage(h, query, provider);
   expect(page.status).toBe(200);
-  const res = await h.app({
-    method: 'POST',
-    path: '/cli/consent',
-    body: consentForm(page, 'allow'),
-    cookies,
-  });
+  const res = await postConsent(h, consentForm(page, 'allow'), { cookies });
   expect(res.status).toBe(303);
   const location = new URL(res.headers.location);
   return { res, location, code: location.searchParams.get('code')! };
@@ -139,12 +138,7 @@ describe('/cli/authorize', () => {
       authorizeQuery({ port: undefined, mode: 'paste' }),
     );
     expect(page.status).toBe(200);
-    const codePage = await h.app({
-      method: 'POST',
-      path: '/cli/consent',
-      body: consentForm(page, 'allow'),
-      cookies,
-    });
+    const codePage = await postConsent(h, consentForm(page, 'allow'), { cookies });
     expect(codePage.status).toBe(200);
     expect(codePage.body).toContain('id="cli-code"');
     for (const res of [page, codePage]) {
@@ -349,12 +343,7 @@ describe('/cli/consent', () => {
       const form = new URLSearchParams(consentForm(page, 'allow'));
       expect(form.get('csrf')).toBeTruthy();
       form.append(name, value);
-      const res = await h.app({
-        method: 'POST',
-        path: '/cli/consent',
-        body: form.toString(),
-        cookies,
-      });
+      const res = await postConsent(h, form.toString(), { cookies });
       expect(res.status).toBe(303);
       const location = new URL(res.headers.location);
       expect(`${location.origin}${location.pathname}`).toBe('http://127.0.0.1:49152/callback');
@@ -369,12 +358,7 @@ describe('/cli/consent', () => {
     const { page, cookies } = await consentPage(h);
     const form = new URLSearchParams(consentForm(page, 'allow'));
     form.append('port', '8080');
-    const res = await h.app({
-      method: 'POST',
-      path: '/cli/consent',
-      body: form.toString(),
-      cookies,
-    });
+    const res = await postConsent(h, form.toString(), { cookies });
     expect(res.status).toBe(400);
     expect(res.headers.location).toBeUndefined();
   });
@@ -382,12 +366,7 @@ describe('/cli/consent', () => {
   test('deny: the CLI hears access_denied with its state, and no code', async () => {
     const h = harness();
     const { page, cookies } = await consentPage(h);
-    const res = await h.app({
-      method: 'POST',
-      path: '/cli/consent',
-      body: consentForm(page, 'deny'),
-      cookies,
-    });
+    const res = await postConsent(h, consentForm(page, 'deny'), { cookies });
     expect(res.status).toBe(303);
     const location = new URL(res.headers.location);
     expect(location.searchParams.get('error')).toBe('access_denied');
@@ -400,18 +379,10 @@ describe('/cli/consent', () => {
     const { page, cookies } = await consentPage(h);
     const form = new URLSearchParams(consentForm(page, 'allow'));
     form.delete('csrf');
-    const noToken = await h.app({
-      method: 'POST',
-      path: '/cli/consent',
-      body: form.toString(),
-      cookies,
-    });
+    const noToken = await postConsent(h, form.toString(), { cookies });
     expect(noToken.status).toBe(403);
     expect(noToken.headers.location).toBeUndefined();
-    const crossSite = await h.app({
-      method: 'POST',
-      path: '/cli/consent',
-      body: consentForm(page, 'allow'),
+    const crossSite = await postConsent(h, consentForm(page, 'allow'), {
       cookies,
       headers: { origin: 'https://evil.example' },
     });
@@ -422,11 +393,7 @@ describe('/cli/consent', () => {
   test('consent-not-forgeable: signed out, a consent post gets no code', async () => {
     const h = harness();
     const { page } = await consentPage(h);
-    const res = await h.app({
-      method: 'POST',
-      path: '/cli/consent',
-      body: consentForm(page, 'allow'),
-    });
+    const res = await postConsent(h, consentForm(page, 'allow'));
     expect(res.status).toBe(401);
     expect(res.headers.location).toBeUndefined();
   });
@@ -452,12 +419,7 @@ describe('/cli/consent', () => {
     const { page, cookies } = await consentPage(h, query);
     expect(page.body).toContain('A command line that is waiting for a code');
     expect(page.headers['content-security-policy']).toContain("form-action 'self';");
-    const res = await h.app({
-      method: 'POST',
-      path: '/cli/consent',
-      body: consentForm(page, 'allow'),
-      cookies,
-    });
+    const res = await postConsent(h, consentForm(page, 'allow'), { cookies });
     expect(res.status).toBe(200);
     expect(res.headers.location).toBeUndefined();
     expect(res.body).toContain('Never send it to anyone');
