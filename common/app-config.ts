@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import { PROVIDER_NAME } from './cli-protocol';
 import { PROVIDER_FAMILIES, callbackPath } from './provider-facts';
 
 /**
@@ -12,7 +13,7 @@ const url = z.string().check(z.regex(/^https?:\/\/[^\s]+$/, 'must be an http(s) 
 
 const providerSchema = z.object({
   /** Namespace and route name: /login/<name>, users/<name>/<subject>/. */
-  name: z.string().check(z.regex(/^[a-z][a-z0-9-]{0,30}[a-z0-9]$/)),
+  name: z.string().check(z.regex(PROVIDER_NAME)),
   family: z.enum(PROVIDER_FAMILIES),
   displayName: z.string().check(z.minLength(1)),
   clientId: z.string().check(z.minLength(1)),

@@ -1,19 +1,23 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { API_PATHS, CLI_PATHS } from '../common/cli-protocol';
+import { API_PATHS, CLI_PATHS, loopbackRedirectUri } from '../common/cli-protocol';
 import { type Check, header, type HttpResult } from './smoke-http';
 
 /**
  * Smoke checks of the credential broker's routes (the command line's sign-in and the
  * client-side credentials), with no credentials: the command is served, bad CLI requests
- * are refused without a redirect, a signed-out request is sent to sign in, a forged code
- * gets nothing. Pure functions of what the endpoint answered, like the rest of the smoke.
+ * are refused (without a redirect until the port and state check out, then with an error
+ * to the loopback), a signed-out request is sent to sign in, a forged code gets nothing.
+ * Pure functions of what the endpoint answered, like the rest of the smoke.
  */
+
+/** The loopback port of the smoke's CLI requests (nothing listens there: none is followed). */
+const PORT = 49152;
 
 /** A CLI authorize query: a real-looking state and S256 challenge, `extra` on top. */
 export function cliAuthorizePath(extra: Record<string, string> = {}): string {
   const verifier = randomBytes(32).toString('base64url');
   const params = new URLSearchParams({
-    port: '49152',
+    port: String(PORT),
     state: randomBytes(32).toString('base64url'),
     code_challenge: createHash('sha256').update(verifier).digest('base64url'),
     code_challenge_method: 'S256',
@@ -57,8 +61,7 @@ export function cliLoopbackErrorCheck(what: string, res: HttpResult): Check {
     const url = new URL(location);
     ok =
       res.status === 302 &&
-      url.origin === 'http://127.0.0.1:49152' &&
-      url.pathname === '/callback' &&
+      `${url.origin}${url.pathname}` === loopbackRedirectUri(PORT) &&
       url.searchParams.get('error') === 'invalid_request' &&
       url.searchParams.has('state') &&
       !url.searchParams.has('code');
@@ -115,6 +118,6 @@ export function forgedTokenRequest(): string {
     grant_type: 'authorization_code',
     code: `v1.forged.${randomBytes(12).toString('base64url')}.${randomBytes(64).toString('base64url')}`,
     code_verifier: randomBytes(32).toString('base64url'),
-    redirect_uri: 'http://127.0.0.1:49152/callback',
+    redirect_uri: loopbackRedirectUri(PORT),
   }).toString();
 }

@@ -3,7 +3,7 @@ import { createBudget, OutOfTimeError, storageWithin } from './budget';
 import type { AppContext, AppDeps } from './context';
 import type { HttpRequest, HttpResponse } from './http';
 import { type Budget, SignInError } from './ports';
-import { createResponses, isServiceUnavailable } from './responses';
+import { createResponses, isServiceUnavailable, RETRY_AFTER_SECONDS } from './responses';
 import { dispatch, routeTable } from './routes';
 import { SessionCookies } from './session';
 import * as views from './views';
@@ -87,7 +87,7 @@ function errorResponse(ctx: AppContext, err: unknown, req: HttpRequest): HttpRes
     return responses.respond(
       503,
       views.messagePage('This is taking too long', 'Please try again in a moment.'),
-      { headers: { 'retry-after': '5' } },
+      { headers: { 'retry-after': RETRY_AFTER_SECONDS } },
     );
   }
   // A busy or failing S3 or Secrets Manager: a readable 503, never a 500 (dependency-busy-503).

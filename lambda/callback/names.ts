@@ -12,7 +12,7 @@
 const MAX_KEY_BYTES = 1024;
 // Control characters (incl. NUL): never in a new name or a folder the page opens; an existing
 // object's name may hold them (forms and headers carry them encoded, logs never carry names).
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+export const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 // Path separators, and wildcard characters that IAM resource matching and policy tools would
 // read as patterns: fine in an existing key, never put into a new one by the page.
 const NOT_IN_NEW_NAMES = /[/\\*?]/;

@@ -139,6 +139,13 @@ export interface FileListing {
   readonly nextToken?: string;
 }
 
+const LIST_TOKEN = /^[\x21-\x7e]{1,4096}$/;
+/**
+ * A continuation token as S3 issues them: printable ASCII, bounded. S3 judges the rest.
+ * The files page takes only these back, and links only to these.
+ */
+export const isListToken = (value: string): boolean => LIST_TOKEN.test(value);
+
 /** S3 refused the continuation token of a listing (forged, mangled or from another listing). */
 export class BadListTokenError extends Error {
   constructor() {

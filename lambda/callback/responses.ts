@@ -131,7 +131,7 @@ export function createResponses(config: AppConfig, secure: boolean): Responses {
         case 'sts_unavailable':
           return respond(503, views.messagePage('Sign-in is busy', err.message), {
             cookies: clear,
-            headers: { 'retry-after': '5' },
+            headers: { 'retry-after': RETRY_AFTER_SECONDS },
           });
       }
       return undefined;

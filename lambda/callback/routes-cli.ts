@@ -85,6 +85,14 @@ export function cliRoutes(ctx: AppContext): CliRoutes {
 
   const badRequest = (message: string) => r.page(400, 'Command-line sign-in failed', message);
 
+  /** A redirect to the CLI's loopback server with `params`: the code, or an OAuth error. */
+  const toLoopback = (port: number, params: Record<string, string>, status?: number) =>
+    r.redirect(
+      `${loopbackRedirectUri(port)}?${new URLSearchParams(params).toString()}`,
+      [],
+      status,
+    );
+
   /**
    * cli-request-checked: a numeric loopback port (or paste mode), state, and an S256
    * challenge. The port and state are checked first: once both are valid, a later refusal
@@ -125,12 +133,12 @@ export function cliRoutes(ctx: AppContext): CliRoutes {
   function refuseAuthorize(requestId: string, refusal: Refusal) {
     log({ requestId, event: 'cli_authorize_refused', reason: refusal.message });
     if (refusal.tell === undefined) return badRequest(refusal.message);
-    const query = new URLSearchParams({
+    const { port, state } = refusal.tell;
+    return toLoopback(port, {
       error: 'invalid_request',
       error_description: refusal.message,
-      state: refusal.tell.state,
+      state,
     });
-    return r.redirect(`${loopbackRedirectUri(refusal.tell.port)}?${query.toString()}`);
   }
 
   const command: PageHandler = () => {
@@ -197,12 +205,12 @@ export function cliRoutes(ctx: AppContext): CliRoutes {
     const request = parseRequest(withoutFormFields(form));
     if ('message' in request) return badRequest(request.message);
     const decision = form.get('decision');
-    const loopback = request.port === undefined ? undefined : loopbackRedirectUri(request.port);
-    const toCli = (params: Record<string, string>) =>
-      r.redirect(`${loopback}?${new URLSearchParams(params).toString()}`, [], 303);
+    const { port } = request;
+    const loopback = port === undefined ? undefined : loopbackRedirectUri(port);
     if (decision === 'deny') {
       log({ requestId: req.requestId, event: 'cli_consent_denied', provider: session.p });
-      if (loopback) return toCli({ error: 'access_denied', state: request.state });
+      if (port !== undefined)
+        return toLoopback(port, { error: 'access_denied', state: request.state }, 303);
       return r.page(200, 'Denied', 'The command line was not given access to your files.');
     }
     if (decision !== 'allow') return badRequest('Choose Allow or Deny.');
@@ -231,7 +239,7 @@ export function cliRoutes(ctx: AppContext): CliRoutes {
       provider: session.p,
       mode: loopback ? 'loopback' : 'paste',
     });
-    if (loopback) return toCli({ code: sealed, state: request.state });
+    if (port !== undefined) return toLoopback(port, { code: sealed, state: request.state }, 303);
     return r.respond(200, views.cliCodePage(sealed, CLI_CODE_MAX_AGE_SECONDS));
   };
 

@@ -1,7 +1,7 @@
 import type { AppContext, FormHandler, PageHandler, SessionGuard } from './context';
 import type { HttpRequest, HttpResponse } from './http';
 import { checkFolder, checkStoredName } from './names';
-import { BadListTokenError, type FileListing } from './ports';
+import { BadListTokenError, type FileListing, isListToken } from './ports';
 import { credentialsOf, expiresSoon, isExpiredCredentials, prefixOf } from './session';
 import { PRESIGN_SECONDS } from './uploads';
 import * as views from './views';
@@ -23,9 +23,6 @@ const NOTICES: ReadonlyMap<string, (listedName?: string) => string> = new Map([
   // A deleted file is in no listing, so no name can be vouched for: none is shown.
   ['deleted', () => 'The file was deleted.'],
 ]);
-
-/** A continuation token as S3 issues them: printable ASCII, bounded. S3 judges the rest. */
-const LIST_TOKEN = /^[\x21-\x7e]{1,4096}$/;
 
 export interface FileRoutes {
   /** GET /?prefix=&after=: the sign-in page, or one page of one folder of the user's files. */
@@ -92,7 +89,7 @@ export function fileRoutes(ctx: AppContext): FileRoutes {
         'This link to a page of your files is not valid. Start again from the first page.',
         folder.name,
       );
-    if (after !== undefined && !LIST_TOKEN.test(after)) return badPage();
+    if (after !== undefined && !isListToken(after)) return badPage();
     let listing: FileListing;
     try {
       listing = await storage.list(credentialsOf(session), {

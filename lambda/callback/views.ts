@@ -1,5 +1,6 @@
 import escapeHtml from 'escape-html';
-import type { StoredObject } from './ports';
+import { CONTROL } from './names';
+import { isListToken, type StoredObject } from './ports';
 
 /** Server-rendered pages. Every echoed value goes through `e()` (idp-error-escaped). */
 
@@ -109,7 +110,7 @@ const NO_DOWNLOAD =
   'A browser cannot download a name with a "." or ".." segment (it would ask for another file): use the AWS CLI or an SDK to download it.';
 
 /** Control characters, shown as their visible symbols (U+2400...) and never raw. */
-const CONTROLS = /[\u0000-\u001f\u007f-\u009f]/g;
+const CONTROLS = new RegExp(CONTROL.source, 'g');
 
 /** A name as the page shows it: C0 controls and DEL as their symbols, C1 controls as U+FFFD. */
 export const shownName = (name: string): string =>
@@ -125,8 +126,7 @@ export const shownName = (name: string): string =>
  * percent-encoded in `name_pct` instead of `name`; {@link formName} decodes it exactly once.
  */
 function nameField(name: string): string {
-  if (!/[\u0000-\u001f\u007f-\u009f]/.test(name))
-    return `<input type="hidden" name="name" value="${e(name)}">`;
+  if (!CONTROL.test(name)) return `<input type="hidden" name="name" value="${e(name)}">`;
   return `<input type="hidden" name="name_pct" value="${e(encodeURIComponent(name))}">`;
 }
 
@@ -208,7 +208,7 @@ ${rows}
   const links = [
     v.firstPage ? '' : `<a href="${e(folderHref(v.folder))}">First page</a>`,
     // A token the app would refuse back (S3 issues printable ASCII only) gets no link.
-    v.nextPage === undefined || !/^[\x21-\x7e]{1,4096}$/.test(v.nextPage)
+    v.nextPage === undefined || !isListToken(v.nextPage)
       ? ''
       : `<a rel="next" href="${e(folderHref(v.folder, { after: v.nextPage }))}">Next page</a>`,
   ].filter(Boolean);

@@ -1,4 +1,5 @@
 import { parseLoopbackPort, PROVIDER_NAME } from '../../common/cli-protocol';
+import { GOOGLE_SETTINGS, testAppConfig } from '../support/app-config';
 
 describe('parseLoopbackPort (cli-request-checked, loopback-redirect-only)', () => {
   it.each([
@@ -33,6 +34,15 @@ describe('PROVIDER_NAME', () => {
     'refuses %j',
     (name) => {
       expect(PROVIDER_NAME.test(name)).toBe(false);
+    },
+  );
+
+  it.each(['Google', '-idp', 'a b', '<b>', `a${'b'.repeat(32)}`])(
+    'is the app config rule too: a provider named %j is refused',
+    (name) => {
+      expect(() => testAppConfig({ providers: [{ ...GOOGLE_SETTINGS, name }] })).toThrow(
+        /providers\.0\.name/,
+      );
     },
   );
 });
