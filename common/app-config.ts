@@ -9,6 +9,11 @@ import { PROVIDER_FAMILIES, callbackPath } from './provider-facts';
  * Nothing secret is in it: secrets are referenced by id and read from the SecretStore.
  */
 
+/** STS accepts 900 s up to the role's MaxSessionDuration, which itself is 3600..43200 s. */
+export const MIN_SESSION_SECONDS = 900;
+export const MIN_MAX_SESSION_SECONDS = 3600;
+export const MAX_MAX_SESSION_SECONDS = 43200;
+
 const url = z.string().check(z.regex(/^https?:\/\/[^\s]+$/, 'must be an http(s) URL'));
 
 const providerSchema = z.object({
@@ -43,7 +48,7 @@ const configSchema = z.object({
   baseUrl: z.string().check(z.regex(/^https?:\/\/[^/\s]+$/, 'must be scheme://host[:port]')),
   region: z.string().check(z.minLength(1)),
   bucket: z.string().check(z.minLength(3)),
-  durationSeconds: z.number().check(z.gte(900), z.lte(43200)),
+  durationSeconds: z.number().check(z.gte(MIN_SESSION_SECONDS), z.lte(MAX_MAX_SESSION_SECONDS)),
   sessionPolicyArns: z.optional(z.array(z.string())),
   /** SecretStore id of the cookie keys (one or more lines; the first encrypts, all decrypt). */
   cookieKeySecretId: z.string().check(z.minLength(1)),

@@ -1,6 +1,7 @@
 import { Construct } from 'constructs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Token } from 'aws-cdk-lib';
+import { PROVIDER_NAME } from '../common/cli-protocol';
 import {
   BUILT_IN_PROVIDERS,
   type BuiltInProviderFacts,
@@ -275,11 +276,10 @@ export function validateGoogleClientIds(ids: unknown): string[] {
   );
 }
 
-const NAME_PATTERN = /^[a-z][a-z0-9-]{0,30}[a-z0-9]$/;
 const RESERVED_NAMES: readonly string[] = Object.keys(BUILT_IN_PROVIDERS);
 
 export function validateProviderName(name: unknown): string[] {
-  if (typeof name !== 'string' || !NAME_PATTERN.test(name)) {
+  if (typeof name !== 'string' || !PROVIDER_NAME.test(name)) {
     return [
       `OIDC provider name must be 2-32 lower-case letters, digits or dashes, starting with a letter, got ${quote(name)}. ` +
         'It becomes the bucket namespace users/<name>/ and the route /login/<name>.',

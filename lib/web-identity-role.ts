@@ -3,6 +3,11 @@ import { Duration, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import {
+  MAX_MAX_SESSION_SECONDS,
+  MIN_MAX_SESSION_SECONDS,
+  MIN_SESSION_SECONDS,
+} from '../common/app-config';
 import { UNSAFE_SUBJECT_PATTERNS } from '../common/policy-variables';
 import { Provider, ProviderFamily } from './providers';
 
@@ -20,11 +25,6 @@ export const USER_OBJECT_ACTIONS = [
 
 /** The one bucket-level action, confined to the user's prefix by `s3:prefix`. */
 export const USER_BUCKET_ACTIONS = ['s3:ListBucket'] as const;
-
-/** STS accepts 900 s up to the role's MaxSessionDuration, which itself is 3600..43200 s. */
-export const MIN_SESSION_SECONDS = 900;
-export const MIN_MAX_SESSION_SECONDS = 3600;
-export const MAX_MAX_SESSION_SECONDS = 43200;
 
 export interface WebIdentityRoleProps {
   /** The identity provider whose users may assume this role. */

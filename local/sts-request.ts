@@ -1,6 +1,6 @@
 import { validateSessionPolicy } from '@cloud-copilot/iam-policy';
 import { isObject } from '../lib/template/intrinsics';
-import { MAX_MAX_SESSION_SECONDS, MIN_SESSION_SECONDS } from '../lib/web-identity-role';
+import { MAX_MAX_SESSION_SECONDS, MIN_SESSION_SECONDS } from '../common/app-config';
 import { unknownConditionOperators } from './policy-validation';
 import { StsError } from './sts-wire';
 
