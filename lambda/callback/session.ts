@@ -173,6 +173,7 @@ export class SessionCookies {
     return this.sealer.sealer;
   }
 
+  /** cookie-attributes: HttpOnly, SameSite=Lax, path /; Secure (and `__Host-` names) over https. */
   private cookieOptions(maxAge: number): SerializeOptions {
     return { httpOnly: true, secure: this.options.secure, sameSite: 'lax', path: '/', maxAge };
   }
